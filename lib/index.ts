@@ -1,0 +1,28 @@
+// The public exports of lrp-node, nothing else.
+export { LrpError, isLrpError, LRP_ERROR_CODES, type LrpErrorCode } from './errors';
+export { type Tensor, type TensorLike, type NumericArray, type NestedNumbers, tensor } from './model/tensor';
+export {
+  dense, conv2d, maxPool2d, avgPool2d, globalAvgPool, batchNorm, relu, leakyRelu, tanh, sigmoid, elu, gelu,
+  flatten, reshape, add, concat, pad,
+  type Layer, type LayerType, type ActivationType, type Padding2d, type Size2d,
+  type DenseLayer, type Conv2dLayer, type MaxPool2dLayer, type AvgPool2dLayer, type GlobalAvgPoolLayer,
+  type BatchNormLayer, type ActivationLayer, type FlattenLayer, type ReshapeLayer, type AddLayer, type ConcatLayer,
+  type PadLayer, type DenseOptions, type Conv2dOptions, type MaxPool2dOptions, type AvgPool2dOptions, type BatchNormOptions,
+} from './model/layers';
+export { GraphBuilder, type Graph, type GraphNode, type NodeRef } from './model/graph';
+export { sequential, graph, ModelGraphBuilder, type SequentialOptions } from './model/builder';
+export {
+  Model, type ModelOptions, type ModelInput, type Target, type ExplainOptions, type ExplainResult, type LayerReport,
+  type ConservationReport, type LayerInfo, type LayerRuleInfo,
+} from './model/model';
+export {
+  rules, describeRule, type Rule, type RuleName, type BiasOptions, type StabilizerOptions, type Lrp0Rule, type EpsilonRule,
+  type ZPlusRule, type AlphaBetaRule, type GammaRule, type FlatRule, type WSquareRule, type ZBoxRule, type PassRule,
+  type NormRule, type GradientRule,
+} from './rules/rules';
+export {
+  composites, composite, compositeByName, COMPOSITE_NAMES, type Composite, type CompositeOptions, type CompositeParams,
+  type FirstLayerType,
+} from './rules/composites';
+export { RULES_BY_LAYER_TYPE } from './rules/assign';
+export { checkConservation, type ConservationOptions, type ConservationCheck } from './conservation';

@@ -1,0 +1,354 @@
+// The Model class: a validated graph bound to the native engine, with explain(), predict() and describe().
+import * as os from 'node:os';
+import { LrpError } from '../errors';
+import { type NativeModel, loadNative } from '../native';
+import { assignRules } from '../rules/assign';
+import { type Composite, type CompositeParams, compositeByName, composites } from '../rules/composites';
+import { type Rule, describeRule } from '../rules/rules';
+import type { Graph } from './graph';
+import type { LayerType } from './layers';
+import { type TensorLike, firstNonFinite, shapeSize, toTensor } from './tensor';
+import { graphToNative, ruleToNative } from './to-native';
+
+/**
+ * What to explain: `'argmax'` (the predicted class of each sample), one class index for every sample, a class index
+ * per sample (array, typed array, or a `{ data, shape: [N] }` tensor such as an int64 .npy), or the output
+ * relevance itself as a `[N, outputs]` tensor.
+ */
+export type Target = 'argmax' | number | ArrayLike<number> | BigInt64Array | TensorLike;
+
+/** Input of {@link Model.explain} and {@link Model.predict}: data of shape `[N, ...inputShape]`. */
+export type ModelInput = Float32Array | Float64Array | number[] | TensorLike;
+
+/** Options of {@link Model.explain}. */
+export interface ExplainOptions {
+  /** A composite, or the name of a standard one (default `'epsilon'`). */
+  composite?: Composite | string;
+  /** Parameters when `composite` is a name. */
+  compositeParams?: CompositeParams;
+  /** Default `'argmax'`. */
+  target?: Target;
+  /** Compute threads (default: the machine's available parallelism). */
+  threads?: number;
+  /** Also return the relevance at every layer's output (`result.layerRelevance`). */
+  keepLayers?: boolean;
+}
+
+/** Relevance bookkeeping for one layer, per sample. */
+export interface LayerReport {
+  index: number;
+  name: string;
+  type: LayerType;
+  /** The rule's short description, e.g. `epsilon(ε=0.01)`. */
+  rule: string;
+  /** Sum of the relevance arriving at the layer's output, per sample. */
+  relevanceIn: Float64Array;
+  /** Sum of the relevance the layer passes to its inputs, per sample. */
+  relevanceOut: Float64Array;
+  /** `relevanceIn − relevanceOut`: what the bias and stabilizer absorbed (or created, when negative). */
+  absorbed: Float64Array;
+}
+
+/** Conservation of one sample: the explained output against the input relevance. */
+export interface ConservationReport {
+  sample: number;
+  /** Sum of the output relevance (the target logit for a class target). */
+  outputRelevance: number;
+  /** Sum of the input relevance. */
+  inputRelevance: number;
+  /** `outputRelevance − inputRelevance`. */
+  absorbed: number;
+  /** What each layer absorbed (only layers that absorbed something are listed). */
+  absorbedByLayer: { name: string; amount: number }[];
+  /** `|inputRelevance − outputRelevance| / |outputRelevance|` (absolute difference when the output is 0). */
+  relativeError: number;
+}
+
+/** The result of {@link Model.explain}. */
+export interface ExplainResult {
+  /** Input relevance, same layout as the input: `[N, ...inputShape]`. */
+  relevance: Float32Array;
+  /** `[N, ...inputShape]`. */
+  shape: number[];
+  /** Model outputs `[N, outputs]`. */
+  logits: Float32Array;
+  logitsShape: [number, number];
+  /** The explained class per sample (-1 when an output-relevance tensor was given). */
+  targets: Int32Array;
+  /** Per layer, in graph order. */
+  layers: LayerReport[];
+  /** Per sample. */
+  conservation: ConservationReport[];
+  /** With `keepLayers`: the relevance at each layer's output, `[N, ...outputShape]`, in graph order. */
+  layerRelevance?: { name: string; shape: number[]; relevance: Float32Array }[];
+  /** The composite used. */
+  composite: string;
+}
+
+/** One layer of a model as {@link Model.layers} lists it. */
+export interface LayerInfo {
+  index: number;
+  name: string;
+  type: LayerType;
+  /** Names of the layers it reads (`'input'` for the model input). */
+  inputs: string[];
+  inputShapes: number[][];
+  outputShape: number[];
+  /** Number of weights and biases. */
+  parameters: number;
+  /** A BatchNorm merged into this layer. */
+  mergedBatchNorm?: string;
+}
+
+/** A layer with the rule a composite gives it ({@link Model.describe}). */
+export interface LayerRuleInfo extends LayerInfo {
+  rule: string;
+  ruleSpec: Rule;
+}
+
+/** Options when creating a model. */
+export interface ModelOptions {
+  /** Human-readable name. */
+  name?: string;
+}
+
+function defaultThreads(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+/** A model ready to explain. Create one with {@link sequential}, {@link GraphBuilder} or `loadOnnx`. */
+export class Model {
+  /** Per-sample input shape. */
+  readonly inputShape: number[];
+  /** Per-sample output shape. */
+  readonly outputShape: number[];
+  /** Model name. */
+  readonly name: string;
+  /** The canonized graph. */
+  readonly graph: Graph;
+  private native: NativeModel | null;
+  private readonly inputSize: number;
+  private readonly outputSize: number;
+
+  constructor(graph: Graph, options: ModelOptions = {}) {
+    this.graph = graph;
+    this.inputShape = [...graph.inputShape];
+    this.outputShape = [...graph.nodes[graph.nodes.length - 1].outputShape];
+    this.inputSize = shapeSize(this.inputShape);
+    this.outputSize = shapeSize(this.outputShape);
+    this.name = options.name ?? 'model';
+    const addon = loadNative();
+    try {
+      this.native = new addon.NativeModel(graphToNative(graph));
+    } catch (error) {
+      throw wrapNativeError(error);
+    }
+  }
+
+  /** Every layer with its shapes. */
+  get layers(): LayerInfo[] {
+    const names = this.graph.nodes.map((n) => n.name);
+    return this.graph.nodes.map((n) => {
+      const l = n.layer as { weight?: { data: Float32Array }; bias?: { data: Float32Array } | null };
+      const info: LayerInfo = {
+        index: n.index, name: n.name, type: n.layer.type,
+        inputs: n.inputs.map((i) => (i < 0 ? 'input' : names[i])),
+        inputShapes: n.inputShapes.map((s) => [...s]), outputShape: [...n.outputShape],
+        parameters: (n.layer.type === 'dense' || n.layer.type === 'conv2d') ? (l.weight?.data.length ?? 0) + (l.bias?.data.length ?? 0) : 0,
+      };
+      if (n.mergedBatchNorm) info.mergedBatchNorm = n.mergedBatchNorm;
+      return info;
+    });
+  }
+
+  /** Lists every layer with the rule `composite` assigns to it (throws `E_RULE` where a rule does not fit). */
+  describe(composite: Composite | string = 'epsilon', params: CompositeParams = {}): LayerRuleInfo[] {
+    const rules = assignRules(this.graph, resolveComposite(composite, params));
+    return this.layers.map((info, i) => ({ ...info, rule: describeRule(rules[i]), ruleSpec: rules[i] }));
+  }
+
+  /** Runs the forward pass only and returns the outputs `[N, outputs]`. */
+  async predict(input: ModelInput, options: { threads?: number } = {}): Promise<{ logits: Float32Array; shape: [number, number] }> {
+    const native = this.requireNative();
+    const { data, batch } = this.checkInput(input);
+    const logits = new Float32Array(batch * this.outputSize);
+    await native.forward({ input: data, batch, logits, threads: checkThreads(options.threads) }).catch((e: unknown) => { throw wrapNativeError(e); });
+    return { logits, shape: [batch, this.outputSize] };
+  }
+
+  /** Explains a batch: input relevance, logits, per-layer sums and the conservation report. */
+  async explain(input: ModelInput, options: ExplainOptions = {}): Promise<ExplainResult> {
+    const native = this.requireNative();
+    const { data, batch } = this.checkInput(input);
+    const composite = resolveComposite(options.composite ?? 'epsilon', options.compositeParams ?? {});
+    const rules = assignRules(this.graph, composite);
+    const target = this.checkTarget(options.target ?? 'argmax', batch);
+    const nodes = this.graph.nodes;
+    const relevance = new Float32Array(batch * this.inputSize);
+    const logits = new Float32Array(batch * this.outputSize);
+    const targetsOut = new Int32Array(batch);
+    const layerSums = new Float64Array(batch * nodes.length * 2);
+    const layerRelevance = options.keepLayers
+      ? nodes.map((n) => new Float32Array(batch * shapeSize(n.outputShape))) : undefined;
+    await native.explain({
+      input: data, batch, rules: rules.map(ruleToNative), ...target,
+      relevance, logits, targetsOut, layerSums, layerRelevance, threads: checkThreads(options.threads),
+    }).catch((e: unknown) => { throw wrapNativeError(e); });
+    const nonFinite = firstNonFinite(relevance);
+    if (nonFinite >= 0) throw this.nonFiniteError(layerSums, rules, batch, nonFinite);
+    const layers: LayerReport[] = nodes.map((n, i) => {
+      const relevanceIn = new Float64Array(batch);
+      const relevanceOut = new Float64Array(batch);
+      const absorbed = new Float64Array(batch);
+      for (let s = 0; s < batch; s++) {
+        relevanceIn[s] = layerSums[(s * nodes.length + i) * 2];
+        relevanceOut[s] = layerSums[(s * nodes.length + i) * 2 + 1];
+        absorbed[s] = relevanceIn[s] - relevanceOut[s];
+      }
+      return { index: i, name: n.name, type: n.layer.type, rule: describeRule(rules[i]), relevanceIn, relevanceOut, absorbed };
+    });
+    const conservation: ConservationReport[] = [];
+    for (let s = 0; s < batch; s++) {
+      const outputRelevance = layers[layers.length - 1].relevanceIn[s];
+      let inputRelevance = 0;
+      for (let k = s * this.inputSize; k < (s + 1) * this.inputSize; k++) inputRelevance += relevance[k];
+      const absorbedByLayer = layers.filter((l) => l.absorbed[s] !== 0).map((l) => ({ name: l.name, amount: l.absorbed[s] }));
+      const diff = Math.abs(inputRelevance - outputRelevance);
+      conservation.push({
+        sample: s, outputRelevance, inputRelevance, absorbed: outputRelevance - inputRelevance, absorbedByLayer,
+        relativeError: outputRelevance !== 0 ? diff / Math.abs(outputRelevance) : diff,
+      });
+    }
+    const result: ExplainResult = {
+      relevance, shape: [batch, ...this.inputShape], logits, logitsShape: [batch, this.outputSize],
+      targets: targetsOut, layers, conservation, composite: composite.name,
+    };
+    if (layerRelevance) {
+      result.layerRelevance = nodes.map((n, i) => ({ name: n.name, shape: [batch, ...n.outputShape], relevance: layerRelevance[i] }));
+    }
+    return result;
+  }
+
+  /** Releases the native memory now (also done by the garbage collector). Later calls fail with `E_DISPOSED`. */
+  dispose(): void {
+    if (this.native) {
+      this.native.dispose();
+      this.native = null;
+    }
+  }
+
+  /** True after {@link Model.dispose}. */
+  get disposed(): boolean {
+    return this.native === null;
+  }
+
+  private requireNative(): NativeModel {
+    if (!this.native) throw new LrpError('E_DISPOSED', `model '${this.name}' was disposed; load or build it again`);
+    return this.native;
+  }
+
+  private checkInput(input: ModelInput): { data: Float32Array; batch: number } {
+    let data: Float32Array;
+    let batch: number;
+    if (input instanceof Float32Array || input instanceof Float64Array || (Array.isArray(input) && typeof input[0] !== 'object')) {
+      const flat = input as ArrayLike<number>;
+      if (flat.length === 0 || flat.length % this.inputSize !== 0) {
+        throw new LrpError('E_SHAPE', `input has ${flat.length} values, which is not a positive multiple of the sample size ` +
+          `${this.inputSize} (input shape [${this.inputShape.join(', ')}])`);
+      }
+      data = input instanceof Float32Array ? input : Float32Array.from(flat);
+      batch = flat.length / this.inputSize;
+    } else {
+      const t = toTensor(input as TensorLike, 'input');
+      const expected = this.inputShape.join(', ');
+      if (t.shape.length !== this.inputShape.length + 1 || t.shape.slice(1).join(', ') !== expected || t.shape[0] < 1) {
+        throw new LrpError('E_SHAPE', `input shape [${t.shape.join(', ')}] does not match [N, ${expected}]`);
+      }
+      data = t.data;
+      batch = t.shape[0];
+    }
+    const bad = firstNonFinite(data);
+    if (bad >= 0) {
+      throw new LrpError('E_NON_FINITE', `input value ${data[bad]} at sample ${Math.floor(bad / this.inputSize)}, ` +
+        `element ${bad % this.inputSize} is not finite; replace NaN/Infinity before explaining`, { sample: Math.floor(bad / this.inputSize) });
+    }
+    return { data, batch };
+  }
+
+  private checkTarget(target: Target, batch: number): { targetMode: number; targets?: Int32Array; outputRelevance?: Float32Array } {
+    const classes = this.outputSize;
+    const checkClass = (k: number, s: number): number => {
+      if (!Number.isSafeInteger(k) || k < 0 || k >= classes) {
+        throw new LrpError('E_TARGET', `target ${k} for sample ${s} is not a class index in 0…${classes - 1}`, { sample: s });
+      }
+      return k;
+    };
+    if (target === 'argmax') return { targetMode: 0 };
+    if (typeof target === 'number') {
+      checkClass(target, 0);
+      return { targetMode: 1, targets: new Int32Array(batch).fill(target) };
+    }
+    if (typeof target === 'string') throw new LrpError('E_TARGET', `target '${target}' is not 'argmax', a class index, or a tensor`);
+    const perSample = (values: ArrayLike<number | bigint>): { targetMode: number; targets: Int32Array } => {
+      if (values.length !== batch) throw new LrpError('E_TARGET', `${values.length} targets for a batch of ${batch}`);
+      const targets = new Int32Array(batch);
+      for (let s = 0; s < batch; s++) targets[s] = checkClass(Number(values[s]), s);
+      return { targetMode: 1, targets };
+    };
+    if (Array.isArray(target) && (target.length === 0 || typeof target[0] === 'number')) return perSample(target as number[]);
+    if (ArrayBuffer.isView(target)) return perSample(target as unknown as ArrayLike<number>);
+    if (typeof target === 'object' && target !== null && 'shape' in target && 'data' in target) {
+      const shape = (target as { shape: readonly number[] }).shape;
+      if (shape.length === 1) return perSample((target as { data: ArrayLike<number> }).data);
+      const t = toTensor(target as TensorLike, 'target');
+      if (t.shape.length !== 2 || t.shape[0] !== batch || t.shape[1] !== classes) {
+        throw new LrpError('E_TARGET', `output relevance has shape [${t.shape.join(', ')}], expected [${batch}, ${classes}]`);
+      }
+      if (firstNonFinite(t.data) >= 0) throw new LrpError('E_NON_FINITE', 'output relevance contains NaN or Infinity');
+      return { targetMode: 2, outputRelevance: t.data };
+    }
+    if (Array.isArray(target)) {
+      const t = toTensor(target as TensorLike, 'target');
+      return this.checkTarget({ data: t.data, shape: t.shape }, batch);
+    }
+    throw new LrpError('E_TARGET', 'target must be \'argmax\', a class index, one index per sample, or an output-relevance tensor');
+  }
+
+  private nonFiniteError(layerSums: Float64Array, rules: Rule[], batch: number, index: number): LrpError {
+    const nodes = this.graph.nodes;
+    const sample = Math.floor(index / this.inputSize);
+    // The first layer (in relevance order) whose outgoing sum is not finite produced it.
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      if (!Number.isFinite(layerSums[(sample * nodes.length + i) * 2 + 1])) {
+        return new LrpError('E_NON_FINITE', `layer '${nodes[i].name}' (${nodes[i].layer.type}, rule ${describeRule(rules[i])}) produced a ` +
+          `non-finite relevance for sample ${sample}; try a larger epsilon/stabilizer`, { layer: nodes[i].name, sample });
+      }
+    }
+    void batch;
+    return new LrpError('E_NON_FINITE', `the input relevance of sample ${sample} is not finite`, { sample });
+  }
+}
+
+function checkThreads(threads: number | undefined): number {
+  if (threads === undefined) return defaultThreads();
+  if (!Number.isSafeInteger(threads) || threads < 1 || threads > 1024) {
+    throw new LrpError('E_ARGUMENT', `threads must be an integer in 1…1024, got ${String(threads)}`);
+  }
+  return threads;
+}
+
+/** A composite object or a standard composite's name. */
+export function resolveComposite(composite: Composite | string, params: CompositeParams = {}): Composite {
+  if (typeof composite === 'string') return compositeByName(composite, params);
+  if (composite === undefined) return composites.epsilon(params);
+  return composite;
+}
+
+/** Turns an error thrown by the addon into an LrpError (the addon reports `[E_CODE] message`). */
+export function wrapNativeError(error: unknown): LrpError {
+  if (error instanceof LrpError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const match = /^\[(E_[A-Z_]+)\]\s*(.*)$/s.exec(message);
+  if (match) return new LrpError(match[1] as LrpError['code'], match[2]);
+  return new LrpError('E_NATIVE', `native engine error: ${message}`);
+}
