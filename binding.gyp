@@ -1,0 +1,34 @@
+{
+  "targets": [
+    {
+      "target_name": "lrp",
+      "sources": [
+        "native/addon/addon.cc",
+        "native/addon/explain_worker.cc",
+        "native/addon/model_wrap.cc",
+        "native/addon/plan_from_js.cc",
+        "native/engine/cpu_backend.cc",
+        "native/engine/executor.cc",
+        "native/engine/model.cc",
+        "native/engine/plan.cc",
+        "native/engine/rule.cc",
+        "native/engine/thread_pool.cc",
+        "native/kernels/conv.cc",
+        "native/kernels/gemm_scalar.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++14", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-O3"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "MACOSX_DEPLOYMENT_TARGET": "11.0"
+      },
+      "msvs_settings": {
+        "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": ["/std:c++17"] }
+      }
+    }
+  ]
+}

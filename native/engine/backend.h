@@ -1,0 +1,109 @@
+// The compute backend seam: every operation the engine needs, on buffers the backend owns. The engine never touches
+// buffer contents itself, so a CUDA backend slots in by implementing this interface.
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include "plan.h"
+#include "rule.h"
+
+namespace lrp {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+  // True when buffers are plain host memory (then the model's own weights are used in place).
+  virtual bool sharesHostMemory() const { return false; }
+
+  // Memory: zero-initialised buffers of `count` floats, in the backend's memory.
+  virtual float* allocate(int64_t count) = 0;
+  virtual void release(float* buffer) = 0;
+  virtual void upload(float* device, const float* host, int64_t count) = 0;
+  virtual void download(float* host, const float* device, int64_t count) = 0;
+  virtual void fill(float* buffer, float value, int64_t count) = 0;
+  virtual void copy(float* dst, const float* src, int64_t count) = 0;
+
+  // Linear layers. Forward: y = sign·(op(x)) + bias (bias may be null), or y += … when `accumulate`.
+  // Transposed: dx = Wᵀ-map of s (overwrites dx).
+  virtual void denseForward(int batch, int in, int out, const float* x, const float* weight, const float* bias, float* y,
+                            bool accumulate, float sign) = 0;
+  virtual void denseTransposed(int batch, int in, int out, const float* s, const float* weight, float* dx) = 0;
+  virtual void convForward(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
+                           bool accumulate, float sign) = 0;
+  virtual void convTransposed(const ConvGeometry& g, int batch, const float* s, const float* weight, float* dx) = 0;
+  // y[n, c, ...] += sign·bias[c] over `inner` positions per channel.
+  virtual void addChannelBias(int batch, int channels, int inner, const float* bias, float sign, float* y) = 0;
+
+  // Pooling. maxPoolGradient sends each output's relevance to the first maximum of its window (dx overwritten);
+  // avgPoolGradient distributes s[j] / k_j to window j's positions (dx overwritten).
+  virtual void maxPoolForward(const PoolGeometry& g, int batch, const float* x, float* y) = 0;
+  virtual void maxPoolGradient(const PoolGeometry& g, int batch, const float* x, const float* r, float* dx) = 0;
+  virtual void avgPoolForward(const PoolGeometry& g, int batch, const float* x, float* y) = 0;
+  virtual void avgPoolGradient(const PoolGeometry& g, int batch, const float* s, float* dx) = 0;
+
+  // Element-wise.
+  virtual void activationForward(LayerKind kind, float alpha, int approximate, const float* x, float* y, int64_t count) = 0;
+  virtual void affineForward(int batch, int channels, int inner, const float* scale, const float* shift, const float* x,
+                             float* y) = 0;
+  // out = variant(x): a, a⁺, a⁻, 1, or the zBox bound (per-sample tensor `bound` repeated over the batch, or `scalar`).
+  virtual void inputVariant(InputVariant variant, int batch, int64_t size, const float* x, const float* bound, float scalar,
+                            float* out) = 0;
+  // s = m·r / (z + eps·sign0(z)), m = 1, or [mask > 0] / [mask < 0] for maskSign ±1.
+  virtual void stabilizedDivide(const float* r, const float* z, const float* mask, int maskSign, float epsilon, float* s,
+                                int64_t count) = 0;
+  // dst += coefficient · a ⊙ c (a null: ones).
+  virtual void multiplyAccumulate(float* dst, const float* a, const float* c, float coefficient, int64_t count) = 0;
+  // dst += src.
+  virtual void add(float* dst, const float* src, int64_t count) = 0;
+  // Copies `rows` blocks of `block` floats from src (stride srcStride) to dst (stride dstStride); `accumulate` adds.
+  virtual void copyBlocks(int64_t rows, int64_t block, const float* src, int64_t srcStride, float* dst, int64_t dstStride,
+                          bool accumulate) = 0;
+  // Zero padding of the last two axes, and its transpose (crop, accumulate into dx).
+  virtual void padForward(int batch, int channels, int height, int width, const int padding[4], const float* x, float* y) = 0;
+  virtual void padCrop(int batch, int channels, int height, int width, const int padding[4], const float* r, float* dx) = 0;
+
+  // Per-sample sums in double precision, written to host memory.
+  virtual void sumPerSample(const float* x, int batch, int64_t size, double* hostOut) = 0;
+  // Number of compute threads operations may use.
+  virtual void setThreads(int threads) = 0;
+};
+
+// A buffer owned by a backend, released on destruction.
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(Backend& backend, int64_t count) : backend_(&backend), data_(backend.allocate(count)), count_(count) {}
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  Buffer(Buffer&& other) noexcept { *this = std::move(other); }
+  Buffer& operator=(Buffer&& other) noexcept {
+    if (this != &other) {
+      reset();
+      backend_ = other.backend_;
+      data_ = other.data_;
+      count_ = other.count_;
+      other.data_ = nullptr;
+      other.count_ = 0;
+    }
+    return *this;
+  }
+  ~Buffer() { reset(); }
+  void reset() {
+    if (data_ && backend_) backend_->release(data_);
+    data_ = nullptr;
+    count_ = 0;
+  }
+  float* data() const { return data_; }
+  int64_t count() const { return count_; }
+  explicit operator bool() const { return data_ != nullptr; }
+
+ private:
+  Backend* backend_ = nullptr;
+  float* data_ = nullptr;
+  int64_t count_ = 0;
+};
+
+std::unique_ptr<Backend> makeCpuBackend();
+
+}  // namespace lrp

@@ -1,0 +1,362 @@
+// The CPU backend: GEMM-based dense and convolution, pooling and the rule arithmetic, split over the compute pool.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "../kernels/conv.h"
+#include "../kernels/gemm.h"
+#include "backend.h"
+#include "error.h"
+#include "thread_pool.h"
+
+namespace lrp {
+
+namespace {
+
+using kernels::sgemm;
+
+float sign0(float z) { return z >= 0.f ? 1.f : -1.f; }
+
+kernels::ConvShape groupShape(const ConvGeometry& g) {
+  return kernels::ConvShape{g.inChannels / g.groups, g.inHeight, g.inWidth, g.outHeight, g.outWidth,
+                            g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padTop, g.padLeft,
+                            g.dilationHeight, g.dilationWidth};
+}
+
+bool isPointwise(const ConvGeometry& g) {
+  return g.kernelHeight == 1 && g.kernelWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1 && g.padTop == 0 &&
+         g.padLeft == 0 && g.outHeight == g.inHeight && g.outWidth == g.inWidth;
+}
+
+class CpuBackend final : public Backend {
+ public:
+  const char* name() const override { return "cpu"; }
+  bool sharesHostMemory() const override { return true; }
+
+  float* allocate(int64_t count) override {
+    if (count < 0 || count > kMaxElements * 4) throw Error("E_TOO_LARGE", "buffer of " + std::to_string(count) + " floats");
+    void* p = std::calloc(size_t(std::max<int64_t>(count, 1)), sizeof(float));
+    if (!p) throw Error("E_MEMORY_BUDGET", "out of memory allocating " + std::to_string(count * 4) + " bytes");
+    return static_cast<float*>(p);
+  }
+  void release(float* buffer) override { std::free(buffer); }
+  void upload(float* device, const float* host, int64_t count) override { std::memcpy(device, host, size_t(count) * 4); }
+  void download(float* host, const float* device, int64_t count) override { std::memcpy(host, device, size_t(count) * 4); }
+  void fill(float* buffer, float value, int64_t count) override { std::fill(buffer, buffer + count, value); }
+  void copy(float* dst, const float* src, int64_t count) override { std::memmove(dst, src, size_t(count) * 4); }
+  void setThreads(int threads) override { threads_ = std::max(1, threads); }  // per calling thread
+
+  void denseForward(int batch, int in, int out, const float* x, const float* weight, const float* bias, float* y,
+                    bool accumulate, float sign) override {
+    // Split the output features over threads: each computes y[:, j0:j1] = x · W[j0:j1, :]ᵀ.
+    parallelFor(out, threads_, [&](int64_t j0, int64_t j1) {
+      sgemm(false, true, batch, int(j1 - j0), in, sign, x, in, weight + j0 * in, in, accumulate ? 1.f : 0.f, y + j0, out);
+      if (bias) {
+        for (int n = 0; n < batch; ++n)
+          for (int64_t j = j0; j < j1; ++j) y[int64_t(n) * out + j] += sign * bias[j];
+      }
+    });
+  }
+
+  void denseTransposed(int batch, int in, int out, const float* s, const float* weight, float* dx) override {
+    // dx[:, i0:i1] = s · W[:, i0:i1]
+    parallelFor(in, threads_, [&](int64_t i0, int64_t i1) {
+      sgemm(false, false, batch, int(i1 - i0), out, 1.f, s, out, weight + i0, in, 0.f, dx + i0, in);
+    });
+  }
+
+  void convForward(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
+                   bool accumulate, float sign) override {
+    const kernels::ConvShape gs = groupShape(g);
+    const int inG = g.inChannels / g.groups, outG = g.outChannels / g.groups;
+    const int kk = inG * g.kernelHeight * g.kernelWidth;
+    const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inHeight) * g.inWidth;
+    const bool pointwise = isPointwise(g);
+    parallelFor(int64_t(batch) * g.groups, threads_, [&](int64_t t0, int64_t t1) {
+      std::vector<float> col(pointwise ? 0 : size_t(kk) * outSize);
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t n = t / g.groups, grp = t % g.groups;
+        const float* xg = x + (n * g.inChannels + grp * inG) * inSize;
+        float* yg = y + (n * g.outChannels + grp * outG) * outSize;
+        const float* cols = xg;
+        if (!pointwise) {
+          kernels::im2col(gs, xg, col.data());
+          cols = col.data();
+        }
+        sgemm(false, false, outG, int(outSize), kk, sign, weight + grp * outG * kk, kk, cols, int(outSize),
+              accumulate ? 1.f : 0.f, yg, int(outSize));
+        if (bias) {
+          for (int c = 0; c < outG; ++c) {
+            const float b = sign * bias[grp * outG + c];
+            float* yc = yg + c * outSize;
+            for (int64_t k = 0; k < outSize; ++k) yc[k] += b;
+          }
+        }
+      }
+    });
+  }
+
+  void convTransposed(const ConvGeometry& g, int batch, const float* s, const float* weight, float* dx) override {
+    const kernels::ConvShape gs = groupShape(g);
+    const int inG = g.inChannels / g.groups, outG = g.outChannels / g.groups;
+    const int kk = inG * g.kernelHeight * g.kernelWidth;
+    const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inHeight) * g.inWidth;
+    const bool pointwise = isPointwise(g);
+    parallelFor(int64_t(batch) * g.groups, threads_, [&](int64_t t0, int64_t t1) {
+      std::vector<float> col(pointwise ? 0 : size_t(kk) * outSize);
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t n = t / g.groups, grp = t % g.groups;
+        float* dxg = dx + (n * g.inChannels + grp * inG) * inSize;
+        const float* sg = s + (n * g.outChannels + grp * outG) * outSize;
+        if (pointwise) {
+          sgemm(true, false, kk, int(outSize), outG, 1.f, weight + grp * outG * kk, kk, sg, int(outSize), 0.f, dxg, int(outSize));
+          continue;
+        }
+        sgemm(true, false, kk, int(outSize), outG, 1.f, weight + grp * outG * kk, kk, sg, int(outSize), 0.f, col.data(), int(outSize));
+        std::memset(dxg, 0, sizeof(float) * size_t(inG * inSize));
+        kernels::col2imAdd(gs, col.data(), dxg);
+      }
+    });
+  }
+
+  void addChannelBias(int batch, int channels, int inner, const float* bias, float sign, float* y) override {
+    parallelFor(batch, threads_, [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n)
+        for (int c = 0; c < channels; ++c) {
+          float* yc = y + (n * channels + c) * inner;
+          const float b = sign * bias[c];
+          for (int k = 0; k < inner; ++k) yc[k] += b;
+        }
+    });
+  }
+
+  void maxPoolForward(const PoolGeometry& g, int batch, const float* x, float* y) override {
+    forEachPlane(g, batch, [&](const float* xp, float* yp, int oh, int ow) {
+      float best = -INFINITY;
+      bool any = false;
+      forWindow(g, oh, ow, [&](int h, int w) {
+        float v = xp[h * g.inWidth + w];
+        if (!any || v > best) {
+          best = v;
+          any = true;
+        }
+      });
+      yp[oh * g.outWidth + ow] = best;
+    }, x, y);
+  }
+
+  void maxPoolGradient(const PoolGeometry& g, int batch, const float* x, const float* r, float* dx) override {
+    const int64_t inSize = int64_t(g.inHeight) * g.inWidth, outSize = int64_t(g.outHeight) * g.outWidth;
+    parallelFor(int64_t(batch) * g.channels, threads_, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const float* xp = x + p * inSize;
+        const float* rp = r + p * outSize;
+        float* dp = dx + p * inSize;
+        std::memset(dp, 0, sizeof(float) * size_t(inSize));
+        for (int oh = 0; oh < g.outHeight; ++oh)
+          for (int ow = 0; ow < g.outWidth; ++ow) {
+            float best = -INFINITY;
+            int arg = -1;
+            forWindow(g, oh, ow, [&](int h, int w) {
+              float v = xp[h * g.inWidth + w];
+              if (arg < 0 || v > best) {
+                best = v;
+                arg = h * g.inWidth + w;
+              }
+            });
+            if (arg >= 0) dp[arg] += rp[oh * g.outWidth + ow];
+          }
+      }
+    });
+  }
+
+  void avgPoolForward(const PoolGeometry& g, int batch, const float* x, float* y) override {
+    forEachPlane(g, batch, [&](const float* xp, float* yp, int oh, int ow) {
+      double sum = 0;
+      forWindow(g, oh, ow, [&](int h, int w) { sum += xp[h * g.inWidth + w]; });
+      yp[oh * g.outWidth + ow] = float(sum / divisor(g, oh, ow));
+    }, x, y);
+  }
+
+  void avgPoolGradient(const PoolGeometry& g, int batch, const float* s, float* dx) override {
+    const int64_t inSize = int64_t(g.inHeight) * g.inWidth, outSize = int64_t(g.outHeight) * g.outWidth;
+    parallelFor(int64_t(batch) * g.channels, threads_, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const float* sp = s + p * outSize;
+        float* dp = dx + p * inSize;
+        std::memset(dp, 0, sizeof(float) * size_t(inSize));
+        for (int oh = 0; oh < g.outHeight; ++oh)
+          for (int ow = 0; ow < g.outWidth; ++ow) {
+            const float v = float(sp[oh * g.outWidth + ow] / divisor(g, oh, ow));
+            forWindow(g, oh, ow, [&](int h, int w) { dp[h * g.inWidth + w] += v; });
+          }
+      }
+    });
+  }
+
+  void activationForward(LayerKind kind, float alpha, int approximate, const float* x, float* y, int64_t count) override {
+    parallelFor(count, threads_, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const float v = x[i];
+        float out;
+        switch (kind) {
+          case LayerKind::Relu: out = v > 0.f ? v : 0.f; break;
+          case LayerKind::LeakyRelu: out = v >= 0.f ? v : alpha * v; break;
+          case LayerKind::Tanh: out = std::tanh(v); break;
+          case LayerKind::Sigmoid: out = 1.f / (1.f + std::exp(-v)); break;
+          case LayerKind::Elu: out = v > 0.f ? v : alpha * std::expm1(v); break;
+          case LayerKind::Gelu:
+            out = approximate ? 0.5f * v * (1.f + std::tanh(0.7978845608f * (v + 0.044715f * v * v * v)))
+                              : float(0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))));
+            break;
+          default: out = v;
+        }
+        y[i] = out;
+      }
+    });
+  }
+
+  void affineForward(int batch, int channels, int inner, const float* scale, const float* shift, const float* x,
+                     float* y) override {
+    parallelFor(batch, threads_, [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n)
+        for (int c = 0; c < channels; ++c) {
+          const int64_t o = (n * channels + c) * inner;
+          for (int k = 0; k < inner; ++k) y[o + k] = x[o + k] * scale[c] + shift[c];
+        }
+    });
+  }
+
+  void inputVariant(InputVariant variant, int batch, int64_t size, const float* x, const float* bound, float scalar,
+                    float* out) override {
+    parallelFor(batch, threads_, [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        const float* xs = x + n * size;
+        float* os = out + n * size;
+        switch (variant) {
+          case InputVariant::Activation: std::memcpy(os, xs, size_t(size) * 4); break;
+          case InputVariant::Positive: for (int64_t i = 0; i < size; ++i) os[i] = xs[i] > 0.f ? xs[i] : 0.f; break;
+          case InputVariant::Negative: for (int64_t i = 0; i < size; ++i) os[i] = xs[i] < 0.f ? xs[i] : 0.f; break;
+          case InputVariant::Ones: std::fill(os, os + size, 1.f); break;
+          case InputVariant::Low:
+          case InputVariant::High:
+            if (bound) std::memcpy(os, bound, size_t(size) * 4);
+            else std::fill(os, os + size, scalar);
+            break;
+        }
+      }
+    });
+  }
+
+  void stabilizedDivide(const float* r, const float* z, const float* mask, int maskSign, float epsilon, float* s,
+                        int64_t count) override {
+    parallelFor(count, threads_, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        float m = 1.f;
+        if (maskSign > 0) m = mask[i] > 0.f ? 1.f : 0.f;
+        else if (maskSign < 0) m = mask[i] < 0.f ? 1.f : 0.f;
+        s[i] = m == 0.f ? 0.f : r[i] / (z[i] + epsilon * sign0(z[i]));
+      }
+    });
+  }
+
+  void multiplyAccumulate(float* dst, const float* a, const float* c, float coefficient, int64_t count) override {
+    parallelFor(count, threads_, [&](int64_t i0, int64_t i1) {
+      if (a) for (int64_t i = i0; i < i1; ++i) dst[i] += coefficient * (a[i] * c[i]);
+      else for (int64_t i = i0; i < i1; ++i) dst[i] += coefficient * c[i];
+    });
+  }
+
+  void add(float* dst, const float* src, int64_t count) override {
+    for (int64_t i = 0; i < count; ++i) dst[i] += src[i];
+  }
+
+  void copyBlocks(int64_t rows, int64_t block, const float* src, int64_t srcStride, float* dst, int64_t dstStride,
+                  bool accumulate) override {
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* s = src + r * srcStride;
+      float* d = dst + r * dstStride;
+      if (accumulate) for (int64_t i = 0; i < block; ++i) d[i] += s[i];
+      else std::memcpy(d, s, size_t(block) * 4);
+    }
+  }
+
+  void padForward(int batch, int channels, int height, int width, const int padding[4], const float* x, float* y) override {
+    const int oh = height + padding[0] + padding[2], ow = width + padding[1] + padding[3];
+    for (int64_t p = 0; p < int64_t(batch) * channels; ++p) {
+      float* yp = y + p * oh * ow;
+      std::memset(yp, 0, sizeof(float) * size_t(oh) * ow);
+      for (int h = 0; h < height; ++h)
+        std::memcpy(yp + (h + padding[0]) * ow + padding[1], x + (p * height + h) * width, sizeof(float) * size_t(width));
+    }
+  }
+
+  void padCrop(int batch, int channels, int height, int width, const int padding[4], const float* r, float* dx) override {
+    const int oh = height + padding[0] + padding[2], ow = width + padding[1] + padding[3];
+    for (int64_t p = 0; p < int64_t(batch) * channels; ++p)
+      for (int h = 0; h < height; ++h)
+        std::memcpy(dx + (p * height + h) * width, r + p * oh * ow + (h + padding[0]) * ow + padding[1], sizeof(float) * size_t(width));
+  }
+
+  void sumPerSample(const float* x, int batch, int64_t size, double* hostOut) override {
+    for (int n = 0; n < batch; ++n) {
+      double sum = 0;
+      const float* xs = x + int64_t(n) * size;
+      for (int64_t i = 0; i < size; ++i) sum += xs[i];
+      hostOut[n] = sum;
+    }
+  }
+
+ private:
+  template <typename Fn>
+  static void forWindow(const PoolGeometry& g, int oh, int ow, Fn&& fn) {
+    for (int i = 0; i < g.kernelHeight; ++i) {
+      const int h = oh * g.strideHeight - g.padTop + i * g.dilationHeight;
+      if (h < 0 || h >= g.inHeight) continue;
+      for (int j = 0; j < g.kernelWidth; ++j) {
+        const int w = ow * g.strideWidth - g.padLeft + j * g.dilationWidth;
+        if (w >= 0 && w < g.inWidth) fn(h, w);
+      }
+    }
+  }
+
+  // torch's divisor: the window clipped to the padded input; without count_include_pad, to the input itself.
+  static double divisor(const PoolGeometry& g, int oh, int ow) {
+    int hs = oh * g.strideHeight - g.padTop, ws = ow * g.strideWidth - g.padLeft;
+    int he = std::min(hs + g.kernelHeight, g.inHeight + g.padBottom);
+    int we = std::min(ws + g.kernelWidth, g.inWidth + g.padRight);
+    double size = double(he - hs) * (we - ws);
+    if (!g.countIncludePad) {
+      hs = std::max(hs, 0);
+      ws = std::max(ws, 0);
+      he = std::min(he, g.inHeight);
+      we = std::min(we, g.inWidth);
+      size = double(he - hs) * (we - ws);
+    }
+    return size > 0 ? size : 1.0;
+  }
+
+  template <typename Fn>
+  void forEachPlane(const PoolGeometry& g, int batch, Fn&& fn, const float* x, float* y) {
+    const int64_t inSize = int64_t(g.inHeight) * g.inWidth, outSize = int64_t(g.outHeight) * g.outWidth;
+    parallelFor(int64_t(batch) * g.channels, threads_, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p)
+        for (int oh = 0; oh < g.outHeight; ++oh)
+          for (int ow = 0; ow < g.outWidth; ++ow) fn(x + p * inSize, y + p * outSize, oh, ow);
+    });
+  }
+
+  // Per calling thread: each explain call runs on its own worker thread and may ask for its own thread count.
+  static thread_local int threads_;
+};
+
+thread_local int CpuBackend::threads_ = 1;
+
+}  // namespace
+
+std::unique_ptr<Backend> makeCpuBackend() { return std::make_unique<CpuBackend>(); }
+
+}  // namespace lrp

@@ -1,0 +1,318 @@
+// The executor: forward pass over the plan, initial relevance from the target, then the relevance pass from the
+// output back to the input, one generic rule step for every dense/conv layer.
+#include "executor.h"
+
+#include <cmath>
+#include <string>
+
+#include "error.h"
+
+namespace lrp {
+
+namespace {
+
+class Pass {
+ public:
+  Pass(Model& model, int batch, int threads) : model_(model), be_(model.backend()), plan_(model.plan()), batch_(batch) {
+    if (batch < 1) throw Error("E_SHAPE", "the batch must hold at least one sample");
+    const int64_t limit = kMaxElements;
+    if (shapeSize(plan_.inputShape) > limit / batch) throw Error("E_TOO_LARGE", "batch × input size exceeds 2^31 − 1 elements; use smaller chunks");
+    for (const auto& layer : plan_.layers) {
+      if (shapeSize(layer.outputShape) > limit / batch) {
+        throw Error("E_TOO_LARGE", "layer '" + layer.name + "': batch × output size exceeds 2^31 − 1 elements; use smaller chunks");
+      }
+    }
+    be_.setThreads(threads);
+    acts_.resize(plan_.layers.size());
+  }
+
+  int64_t sampleSize(int j) const { return shapeSize(j < 0 ? plan_.inputShape : plan_.layers[j].outputShape); }
+  const float* act(int j) const { return j < 0 ? input_.data() : acts_[j].data(); }
+
+  void uploadInput(const float* host) {
+    input_ = Buffer(be_, batch_ * sampleSize(-1));
+    be_.upload(input_.data(), host, input_.count());
+  }
+
+  void forward() {
+    for (int i = 0; i < int(plan_.layers.size()); ++i) forwardLayer(i);
+  }
+
+  const float* output() const { return acts_.back().data(); }
+  int64_t outputSize() const { return sampleSize(int(plan_.layers.size()) - 1); }
+
+  void relevance(const ExplainRequest& request, const float* initial) {
+    const int count = int(plan_.layers.size());
+    std::vector<Buffer> rel(count);
+    Buffer relInput;
+    rel[count - 1] = Buffer(be_, batch_ * outputSize());
+    be_.upload(rel[count - 1].data(), initial, rel[count - 1].count());
+    std::vector<double> sums(batch_);
+    for (int i = count - 1; i >= 0; --i) {
+      const Layer& layer = plan_.layers[i];
+      if (!rel[i]) rel[i] = Buffer(be_, batch_ * sampleSize(i));  // unreachable in a pruned graph; zero relevance
+      be_.sumPerSample(rel[i].data(), batch_, sampleSize(i), sums.data());
+      for (int n = 0; n < batch_; ++n) request.layerSums[(int64_t(n) * count + i) * 2] = sums[n];
+      if (i < int(request.layerRelevance.size()) && request.layerRelevance[i]) {
+        be_.download(request.layerRelevance[i], rel[i].data(), rel[i].count());
+      }
+      std::vector<double> outSums(batch_, 0.0);
+      for (size_t k = 0; k < layer.inputs.size(); ++k) {
+        const int j = layer.inputs[k];
+        Buffer& target = j < 0 ? relInput : rel[j];
+        const int64_t size = batch_ * sampleSize(j);
+        Buffer scratch;
+        float* out;
+        if (!target) {
+          target = Buffer(be_, size);
+          out = target.data();
+        } else {
+          scratch = Buffer(be_, size);
+          out = scratch.data();
+        }
+        contribution(i, int(k), request.rules[i], rel[i].data(), out);
+        be_.sumPerSample(out, batch_, sampleSize(j), sums.data());
+        for (int n = 0; n < batch_; ++n) outSums[n] += sums[n];
+        if (scratch) be_.add(target.data(), scratch.data(), size);
+      }
+      for (int n = 0; n < batch_; ++n) request.layerSums[(int64_t(n) * count + i) * 2 + 1] = outSums[n];
+      rel[i].reset();
+      acts_[i].reset();  // only this layer and its (already processed) consumers read it
+    }
+    if (!relInput) relInput = Buffer(be_, batch_ * sampleSize(-1));
+    be_.download(request.relevance, relInput.data(), relInput.count());
+  }
+
+ private:
+  void forwardLayer(int i) {
+    const Layer& l = plan_.layers[i];
+    const int64_t outSize = sampleSize(i);
+    acts_[i] = Buffer(be_, batch_ * outSize);
+    float* y = acts_[i].data();
+    const float* x = act(l.inputs[0]);
+    const int64_t inSize = shapeSize(l.inputShapes[0]);
+    switch (l.kind) {
+      case LayerKind::Dense:
+        be_.denseForward(batch_, int(inSize), int(outSize), x, model_.weights(i, WeightVariant::Original, 0),
+                         model_.bias(i, BiasVariant::Original, 0), y, false, 1.f);
+        break;
+      case LayerKind::Conv2d:
+        be_.convForward(convGeometry(l), batch_, x, model_.weights(i, WeightVariant::Original, 0),
+                        model_.bias(i, BiasVariant::Original, 0), y, false, 1.f);
+        break;
+      case LayerKind::MaxPool2d: be_.maxPoolForward(poolGeometry(l), batch_, x, y); break;
+      case LayerKind::AvgPool2d:
+      case LayerKind::GlobalAvgPool: be_.avgPoolForward(poolGeometry(l), batch_, x, y); break;
+      case LayerKind::BatchNorm:
+        be_.affineForward(batch_, int(l.inputShapes[0][0]), int(inSize / l.inputShapes[0][0]), model_.affine(i, 0),
+                          model_.affine(i, 1), x, y);
+        break;
+      case LayerKind::Relu: case LayerKind::LeakyRelu: case LayerKind::Tanh: case LayerKind::Sigmoid:
+      case LayerKind::Elu: case LayerKind::Gelu:
+        be_.activationForward(l.kind, l.alpha, l.approximate, x, y, batch_ * inSize);
+        break;
+      case LayerKind::Flatten:
+      case LayerKind::Reshape: be_.copy(y, x, batch_ * inSize); break;
+      case LayerKind::Add:
+        be_.copy(y, x, batch_ * inSize);
+        for (size_t k = 1; k < l.inputs.size(); ++k) be_.add(y, act(l.inputs[k]), batch_ * inSize);
+        break;
+      case LayerKind::Concat: {
+        int64_t outer = 1, inner = 1;
+        for (int d = 0; d < l.axis; ++d) outer *= l.outputShape[d];
+        for (size_t d = l.axis + 1; d < l.outputShape.size(); ++d) inner *= l.outputShape[d];
+        const int64_t outBlock = l.outputShape[l.axis] * inner;
+        int64_t offset = 0;
+        for (size_t k = 0; k < l.inputs.size(); ++k) {
+          const int64_t block = l.inputShapes[k][l.axis] * inner;
+          be_.copyBlocks(batch_ * outer, block, act(l.inputs[k]), block, y + offset, outBlock, false);
+          offset += block;
+        }
+        break;
+      }
+      case LayerKind::Pad: {
+        const auto& s = l.inputShapes[0];
+        be_.padForward(batch_, int(s[0]), int(s[1]), int(s[2]), l.padding.data(), x, y);
+        break;
+      }
+    }
+  }
+
+  // Relevance that layer i sends to its k-th input, written into `out` (zeroed on entry).
+  void contribution(int i, int k, const RuleParams& rule, const float* r, float* out) {
+    const Layer& l = plan_.layers[i];
+    const int64_t inSize = shapeSize(l.inputShapes[k]);
+    const int64_t outSize = sampleSize(i);
+    const float* x = act(l.inputs[k]);
+    switch (l.kind) {
+      case LayerKind::Dense:
+      case LayerKind::Conv2d:
+        linearRule(i, rule, x, r, out);
+        return;
+      case LayerKind::MaxPool2d: be_.maxPoolGradient(poolGeometry(l), batch_, x, r, out); return;
+      case LayerKind::AvgPool2d:
+      case LayerKind::GlobalAvgPool: {
+        // Norm: R_in = a ⊙ Pᵀ (R / stab(P a)).
+        Buffer s(be_, batch_ * outSize), g(be_, batch_ * inSize);
+        be_.stabilizedDivide(r, acts_[i].data(), nullptr, 0, float(rule.stabilizer), s.data(), s.count());
+        be_.avgPoolGradient(poolGeometry(l), batch_, s.data(), g.data());
+        be_.multiplyAccumulate(out, x, g.data(), 1.f, g.count());
+        return;
+      }
+      case LayerKind::Add: {
+        // Norm with one shared denominator: R_k = a_k ⊙ R / stab(Σ a).
+        Buffer s(be_, batch_ * outSize);
+        be_.stabilizedDivide(r, acts_[i].data(), nullptr, 0, float(rule.stabilizer), s.data(), s.count());
+        be_.multiplyAccumulate(out, x, s.data(), 1.f, s.count());
+        return;
+      }
+      case LayerKind::Concat: {
+        int64_t outer = 1, inner = 1;
+        for (int d = 0; d < l.axis; ++d) outer *= l.outputShape[d];
+        for (size_t d = l.axis + 1; d < l.outputShape.size(); ++d) inner *= l.outputShape[d];
+        int64_t offset = 0;
+        for (int m = 0; m < k; ++m) offset += l.inputShapes[m][l.axis] * inner;
+        const int64_t block = l.inputShapes[k][l.axis] * inner;
+        be_.copyBlocks(batch_ * outer, block, r + offset, l.outputShape[l.axis] * inner, out, block, false);
+        return;
+      }
+      case LayerKind::Pad: {
+        const auto& s = l.inputShapes[0];
+        be_.padCrop(batch_, int(s[0]), int(s[1]), int(s[2]), l.padding.data(), r, out);
+        return;
+      }
+      default:
+        // Pass (activations, BatchNorm) and reshapes: relevance goes through unchanged.
+        be_.copy(out, r, batch_ * inSize);
+        return;
+    }
+  }
+
+  void linearForward(int i, const float* weights, const float* bias, const float* x, float* y, bool accumulate, float sign) {
+    const Layer& l = plan_.layers[i];
+    if (l.kind == LayerKind::Dense) {
+      be_.denseForward(batch_, int(l.weightShape[1]), int(l.weightShape[0]), x, weights, bias, y, accumulate, sign);
+    } else {
+      be_.convForward(convGeometry(l), batch_, x, weights, bias, y, accumulate, sign);
+    }
+  }
+
+  void linearTransposed(int i, const float* weights, const float* s, float* dx) {
+    const Layer& l = plan_.layers[i];
+    if (l.kind == LayerKind::Dense) {
+      be_.denseTransposed(batch_, int(l.weightShape[1]), int(l.weightShape[0]), s, weights, dx);
+    } else {
+      be_.convTransposed(convGeometry(l), batch_, s, weights, dx);
+    }
+  }
+
+  // The generic rule step (see rule.h): for each group, z = Σ sign·W_t·in_t + b, s = mask(R)/stab(z),
+  // R_in += coefficient · Σ sign·in_t ⊙ W_tᵀ s.
+  void linearRule(int i, const RuleParams& rule, const float* x, const float* r, float* out) {
+    const Layer& l = plan_.layers[i];
+    const RuleDescription desc = compileRule(rule, l.hasBias());
+    const int64_t inSize = shapeSize(l.inputShapes[0]), outSize = sampleSize(i);
+    const float gamma = float(rule.gamma);
+    Buffer inputs[6];
+    Buffer bounds[2];
+    auto inputFor = [&](InputVariant v) -> const float* {
+      if (v == InputVariant::Activation) return x;
+      Buffer& b = inputs[int(v)];
+      if (!b) {
+        b = Buffer(be_, batch_ * inSize);
+        const float* bound = nullptr;
+        float scalar = 0.f;
+        if (v == InputVariant::Low || v == InputVariant::High) {
+          const bool low = v == InputVariant::Low;
+          const std::vector<float>& tensor = low ? rule.lowTensor : rule.highTensor;
+          scalar = low ? rule.low : rule.high;
+          if (!tensor.empty()) {
+            bounds[low ? 0 : 1] = Buffer(be_, inSize);
+            be_.upload(bounds[low ? 0 : 1].data(), tensor.data(), inSize);
+            bound = bounds[low ? 0 : 1].data();
+          }
+        }
+        be_.inputVariant(v, batch_, inSize, x, bound, scalar, b.data());
+      }
+      return b.data();
+    };
+    Buffer z, s(be_, batch_ * outSize), c(be_, batch_ * inSize);
+    for (const RuleGroup& group : desc.groups) {
+      const float* zg = acts_[i].data();
+      if (!group.reuseForward) {
+        if (!z) z = Buffer(be_, batch_ * outSize);
+        bool first = true;
+        for (const RuleTerm& term : group.terms) {
+          linearForward(i, model_.weights(i, term.weight, gamma), first ? model_.bias(i, group.bias, gamma) : nullptr,
+                        inputFor(term.input), z.data(), !first, term.sign);
+          first = false;
+        }
+        zg = z.data();
+      }
+      be_.stabilizedDivide(r, zg, acts_[i].data(), group.maskSign, group.epsilon, s.data(), s.count());
+      for (const RuleTerm& term : group.terms) {
+        linearTransposed(i, model_.weights(i, term.weight, gamma), s.data(), c.data());
+        be_.multiplyAccumulate(out, term.input == InputVariant::Ones ? nullptr : inputFor(term.input), c.data(),
+                               group.coefficient * term.sign, c.count());
+      }
+    }
+  }
+
+  Model& model_;
+  Backend& be_;
+  const Plan& plan_;
+  const int batch_;
+  Buffer input_;
+  std::vector<Buffer> acts_;
+};
+
+std::vector<float> initialRelevance(const ExplainRequest& request, int64_t classes) {
+  std::vector<float> r(size_t(request.batch * classes), 0.f);
+  for (int n = 0; n < request.batch; ++n) {
+    const float* logits = request.logits + n * classes;
+    if (request.targetMode == TargetMode::OutputRelevance) {
+      for (int64_t k = 0; k < classes; ++k) r[n * classes + k] = request.outputRelevance[n * classes + k];
+      request.targetsOut[n] = -1;
+      continue;
+    }
+    int64_t target = 0;
+    if (request.targetMode == TargetMode::Argmax) {
+      for (int64_t k = 1; k < classes; ++k) if (logits[k] > logits[target]) target = k;
+    } else {
+      target = request.targets[n];
+      if (target < 0 || target >= classes) throw Error("E_TARGET", "target " + std::to_string(target) + " out of range");
+    }
+    r[n * classes + target] = logits[target];
+    request.targetsOut[n] = int32_t(target);
+  }
+  return r;
+}
+
+}  // namespace
+
+void explain(Model& model, const ExplainRequest& request) {
+  const Plan& plan = model.plan();
+  if (request.rules.size() != plan.layers.size()) {
+    throw Error("E_RULE", "expected " + std::to_string(plan.layers.size()) + " rules, got " + std::to_string(request.rules.size()));
+  }
+  for (size_t i = 0; i < plan.layers.size(); ++i) checkRuleFits(plan.layers[i], request.rules[i]);
+  if (request.targetMode == TargetMode::Indices && int(request.targets.size()) != request.batch) {
+    throw Error("E_TARGET", "expected one target per sample");
+  }
+  Pass pass(model, request.batch, request.threads);
+  pass.uploadInput(request.input);
+  pass.forward();
+  const int64_t classes = pass.outputSize();
+  model.backend().download(request.logits, pass.output(), request.batch * classes);
+  const std::vector<float> initial = initialRelevance(request, classes);
+  pass.relevance(request, initial.data());
+}
+
+void forward(Model& model, const float* input, int batch, float* logits, int threads) {
+  Pass pass(model, batch, threads);
+  pass.uploadInput(input);
+  pass.forward();
+  model.backend().download(logits, pass.output(), batch * pass.outputSize());
+}
+
+}  // namespace lrp

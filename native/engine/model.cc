@@ -1,0 +1,81 @@
+// Model: derived weights (W⁺, W⁻, W+γW⁺, W², …) computed once per model and variant, then reused by every call.
+#include "model.h"
+
+#include "error.h"
+
+namespace lrp {
+
+Model::Model(Plan plan, std::unique_ptr<Backend> backend) : plan_(std::move(plan)), backend_(std::move(backend)) {
+  validatePlan(plan_);
+}
+
+namespace {
+
+float derive(int variant, bool isBias, float v, float gamma) {
+  const float pos = v > 0.f ? v : 0.f, neg = v < 0.f ? v : 0.f;
+  if (isBias) {
+    switch (BiasVariant(variant)) {
+      case BiasVariant::Original: return v;
+      case BiasVariant::Positive: return pos;
+      case BiasVariant::Negative: return neg;
+      case BiasVariant::GammaPositive: return v + gamma * pos;
+      case BiasVariant::GammaNegative: return v + gamma * neg;
+      case BiasVariant::Squared: return v * v;
+      case BiasVariant::None: return 0.f;
+    }
+  }
+  switch (WeightVariant(variant)) {
+    case WeightVariant::Original: return v;
+    case WeightVariant::Positive: return pos;
+    case WeightVariant::Negative: return neg;
+    case WeightVariant::GammaPositive: return v + gamma * pos;
+    case WeightVariant::GammaNegative: return v + gamma * neg;
+    case WeightVariant::Squared: return v * v;
+    case WeightVariant::Ones: return 1.f;
+  }
+  return v;
+}
+
+}  // namespace
+
+const float* Model::cached(const Key& key, const std::vector<float>& source, int variant, float gamma, bool isBias) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second.data();
+  std::vector<float> host(source.size());
+  for (size_t i = 0; i < source.size(); ++i) host[i] = derive(variant, isBias, source[i], gamma);
+  Buffer buffer(*backend_, int64_t(host.size()));
+  backend_->upload(buffer.data(), host.data(), int64_t(host.size()));
+  const float* data = buffer.data();
+  cache_.emplace(key, std::move(buffer));
+  return data;
+}
+
+const float* Model::weights(int layer, WeightVariant variant, float gamma) {
+  if (variant == WeightVariant::Original && backend_->sharesHostMemory()) return plan_.layers[layer].weight.data();
+  const bool usesGamma = variant == WeightVariant::GammaPositive || variant == WeightVariant::GammaNegative;
+  return cached(Key{layer, 0, int(variant), usesGamma ? gamma : 0.f}, plan_.layers[layer].weight, int(variant), gamma, false);
+}
+
+const float* Model::bias(int layer, BiasVariant variant, float gamma) {
+  if (variant == BiasVariant::None || !plan_.layers[layer].hasBias()) return nullptr;
+  if (variant == BiasVariant::Original && backend_->sharesHostMemory()) return plan_.layers[layer].bias.data();
+  const bool usesGamma = variant == BiasVariant::GammaPositive || variant == BiasVariant::GammaNegative;
+  return cached(Key{layer, 1, int(variant), usesGamma ? gamma : 0.f}, plan_.layers[layer].bias, int(variant), gamma, true);
+}
+
+const float* Model::affine(int layer, int which) {
+  const std::vector<float>& source = which == 0 ? plan_.layers[layer].scale : plan_.layers[layer].shift;
+  if (backend_->sharesHostMemory()) return source.data();
+  return cached(Key{layer, 2, which, 0.f}, source, int(WeightVariant::Original), 0.f, false);
+}
+
+int64_t Model::memoryBytes() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  int64_t bytes = 0;
+  for (const auto& layer : plan_.layers) bytes += int64_t(layer.weight.size() + layer.bias.size() + layer.scale.size() * 2) * 4;
+  for (const auto& entry : cache_) bytes += entry.second.count() * 4;
+  return bytes;
+}
+
+}  // namespace lrp

@@ -1,0 +1,40 @@
+// The engine's model: the validated plan, its backend, and the cache of rule-derived weights.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+#include <vector>
+
+#include "backend.h"
+#include "plan.h"
+#include "rule.h"
+
+namespace lrp {
+
+class Model {
+ public:
+  Model(Plan plan, std::unique_ptr<Backend> backend);
+  const Plan& plan() const { return plan_; }
+  Backend& backend() { return *backend_; }
+
+  // Backend-resident weights / bias of `layer` under `variant` (γ for the gamma variants), derived and uploaded once.
+  const float* weights(int layer, WeightVariant variant, float gamma);
+  const float* bias(int layer, BiasVariant variant, float gamma);  // null for BiasVariant::None or no bias
+  // Backend-resident per-channel scale (which 0) or shift (which 1) of an unmerged BatchNorm.
+  const float* affine(int layer, int which);
+  // Bytes of weights held, original and derived.
+  int64_t memoryBytes();
+
+ private:
+  using Key = std::tuple<int, int, int, float>;  // layer, 0 weight / 1 bias, variant, gamma
+  const float* cached(const Key& key, const std::vector<float>& source, int variant, float gamma, bool isBias);
+
+  Plan plan_;
+  std::unique_ptr<Backend> backend_;
+  std::mutex mutex_;
+  std::map<Key, Buffer> cache_;
+};
+
+}  // namespace lrp

@@ -1,0 +1,125 @@
+// A fixed pool of worker threads shared by every model and call; chunks queue rather than oversubscribe.
+#include "thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace lrp {
+
+namespace {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int workers) {
+    for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { run(); });
+  }
+  ~ThreadPool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  void submit(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      tasks_.push_back(std::move(task));
+    }
+    wake_.notify_one();
+  }
+  // Runs one queued task on the calling thread, if any (so waiting callers help instead of idling).
+  bool runOne() {
+    std::function<void()> task;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (tasks_.empty()) return false;
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    task();
+    return true;
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+        if (stopping_ && tasks_.empty()) return;
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+  std::vector<std::thread> threads_;
+  std::deque<std::function<void()>> tasks_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+};
+
+ThreadPool& pool() {
+  // Workers = hardware threads − 1: the calling thread takes a share too. Created on first use, never destroyed
+  // before exit (a function-local static is joined at exit, after every call finished).
+  static ThreadPool instance(std::max(0, hardwareThreads() - 1));
+  return instance;
+}
+
+}  // namespace
+
+int hardwareThreads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : int(std::min(n, 256u));
+}
+
+void parallelFor(int64_t count, int threads, const std::function<void(int64_t, int64_t)>& fn) {
+  if (count <= 0) return;
+  int chunks = int(std::min<int64_t>(count, std::max(1, std::min(threads, hardwareThreads()))));
+  if (chunks <= 1) {
+    fn(0, count);
+    return;
+  }
+  struct State {
+    std::atomic<int> remaining;
+    std::mutex mutex;
+    std::condition_variable done;
+    std::exception_ptr error;
+  };
+  auto state = std::make_shared<State>();
+  state->remaining = chunks;
+  auto runChunk = [state, &fn, count, chunks](int c) {
+    int64_t begin = count * c / chunks, end = count * (c + 1) / chunks;
+    try {
+      fn(begin, end);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(state->mutex);
+      if (!state->error) state->error = std::current_exception();
+    }
+    if (--state->remaining == 0) {
+      std::lock_guard<std::mutex> lock(state->mutex);
+      state->done.notify_all();
+    }
+  };
+  for (int c = 1; c < chunks; ++c) pool().submit([runChunk, c] { runChunk(c); });
+  runChunk(0);
+  // Help with queued work (ours or another call's) while waiting, then sleep until the last chunk ends.
+  while (state->remaining.load() > 0 && pool().runOne()) {
+  }
+  {
+    std::unique_lock<std::mutex> lock(state->mutex);
+    state->done.wait(lock, [&] { return state->remaining.load() == 0; });
+  }
+  if (state->error) std::rethrow_exception(state->error);
+}
+
+}  // namespace lrp

@@ -1,0 +1,17 @@
+// im2col / col2im for one image of one group, the layout conversion behind GEMM convolution.
+#pragma once
+
+namespace lrp::kernels {
+
+struct ConvShape {
+  int channels, height, width;        // input channels of this group, input size
+  int outHeight, outWidth;
+  int kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft, dilationHeight, dilationWidth;
+};
+
+// col[(c·kh + i)·kw + j, oh·outWidth + ow] = x[c, oh·sh − pt + i·dh, ow·sw − pl + j·dw] (0 outside).
+void im2col(const ConvShape& s, const float* x, float* col);
+// The transpose of im2col: x[...] += col[...] for every in-bounds tap.
+void col2imAdd(const ConvShape& s, const float* col, float* x);
+
+}  // namespace lrp::kernels
