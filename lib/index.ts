@@ -25,4 +25,9 @@ export {
   type FirstLayerType,
 } from './rules/composites';
 export { RULES_BY_LAYER_TYPE } from './rules/assign';
+export { defaultMemoryBudget, type MemoryEstimate } from './model/model';
 export { checkConservation, type ConservationOptions, type ConservationCheck } from './conservation';
+export {
+  loadOnnx, loadOnnxGraph, inspectOnnx, SUPPORTED_OPS, DEFAULT_MAX_TENSOR_ELEMENTS,
+  type LoadOnnxOptions, type OnnxSummary, type OnnxValueSummary, type UnsupportedNode, type DroppedNode,
+} from './onnx/index';

@@ -86,7 +86,8 @@ export function inferShape(layer: Layer, name: string, inputs: number[][]): numb
       requireRank(layer, name, x, 3, 'an input [channels, height, width]');
       const dilation = layer.type === 'maxPool2d' ? layer.dilation : [1, 1];
       const [t, l, b, r] = layer.padding;
-      if (t >= layer.kernel[0] + 1 || b >= layer.kernel[0] + 1 || l >= layer.kernel[1] + 1 || r >= layer.kernel[1] + 1) {
+      // A padding as large as the kernel would create windows that lie entirely in the padding (ONNX: pad < kernel).
+      if (t >= layer.kernel[0] || b >= layer.kernel[0] || l >= layer.kernel[1] || r >= layer.kernel[1]) {
         fail(`padding [${layer.padding.join(', ')}] must be smaller than the kernel ${layer.kernel.join('×')}`);
       }
       const h = spatialOut(x[1], layer.kernel[0], layer.stride[0], t, b, dilation[0], layer.ceilMode);

@@ -32,6 +32,27 @@ export interface ExplainOptions {
   threads?: number;
   /** Also return the relevance at every layer's output (`result.layerRelevance`). */
   keepLayers?: boolean;
+  /**
+   * Peak memory the call may use, in bytes (default: a quarter of the machine's memory, at most 4 GiB). A larger
+   * batch is explained in chunks that fit; a single sample that does not fit is refused with `E_MEMORY_BUDGET`.
+   */
+  maxMemoryBytes?: number;
+  /** Cancels the call between chunks; the promise then rejects with an `AbortError`. */
+  signal?: AbortSignal;
+  /** Called after each chunk with the number of samples done and the total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** The memory {@link Model.explain} expects to need, from the shapes alone. */
+export interface MemoryEstimate {
+  /** Bytes per sample of the batch (activations, relevance and rule buffers). */
+  perSampleBytes: number;
+  /** Bytes independent of the batch size (convolution scratch per thread, derived weights). */
+  fixedBytes: number;
+  /** `fixedBytes + batch · perSampleBytes`. */
+  totalBytes: number;
+  /** Samples per native call under the budget. */
+  chunkSize: number;
 }
 
 /** Relevance bookkeeping for one layer, per sample. */
@@ -112,6 +133,11 @@ export interface ModelOptions {
   name?: string;
 }
 
+/** The default `maxMemoryBytes`: a quarter of the machine's memory, at most 4 GiB. */
+export function defaultMemoryBudget(): number {
+  return Math.min(4 * 2 ** 30, Math.floor(os.totalmem() / 4));
+}
+
 function defaultThreads(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
@@ -176,26 +202,78 @@ export class Model {
     return { logits, shape: [batch, this.outputSize] };
   }
 
+  /** Memory that explaining `batch` samples needs, and the chunk size under `maxMemoryBytes`. */
+  estimateMemory(batch: number, options: { maxMemoryBytes?: number; threads?: number } = {}): MemoryEstimate {
+    const budget = options.maxMemoryBytes ?? defaultMemoryBudget();
+    if (typeof budget !== 'number' || !(budget > 0)) throw new LrpError('E_ARGUMENT', `maxMemoryBytes must be a positive number, got ${String(budget)}`);
+    const threads = checkThreads(options.threads);
+    let perSample = this.inputSize * 2;  // the input copy and its relevance
+    let layerScratch = 0;
+    let fixed = 0;
+    for (const node of this.graph.nodes) {
+      const out = shapeSize(node.outputShape);
+      const inSize = shapeSize(node.inputShapes[0]);
+      perSample += out * 2;  // the activation and, at worst, its relevance
+      if (node.layer.type === 'dense' || node.layer.type === 'conv2d') {
+        // z and s per group, the transposed product, and up to four transformed inputs (a⁺, a⁻, 1, bounds).
+        layerScratch = Math.max(layerScratch, out * 2 + inSize * 5);
+        fixed += node.layer.weight.data.length * 4 * 4;  // up to four derived weight sets, cached once
+      } else {
+        layerScratch = Math.max(layerScratch, out + inSize * 2);
+      }
+      if (node.layer.type === 'conv2d') {
+        const [, inPerGroup, kh, kw] = node.layer.weight.shape;
+        fixed = Math.max(fixed, fixed + inPerGroup * kh * kw * node.outputShape[1] * node.outputShape[2] * 4 * threads);
+      }
+    }
+    const perSampleBytes = (perSample + layerScratch) * 4;
+    const chunkSize = Math.floor((budget - fixed) / perSampleBytes);
+    return { perSampleBytes, fixedBytes: fixed, totalBytes: fixed + batch * perSampleBytes, chunkSize: Math.max(0, Math.min(batch, chunkSize)) };
+  }
+
   /** Explains a batch: input relevance, logits, per-layer sums and the conservation report. */
   async explain(input: ModelInput, options: ExplainOptions = {}): Promise<ExplainResult> {
     const native = this.requireNative();
     const { data, batch } = this.checkInput(input);
     const composite = resolveComposite(options.composite ?? 'epsilon', options.compositeParams ?? {});
     const rules = assignRules(this.graph, composite);
+    const nativeRules = rules.map(ruleToNative);
     const target = this.checkTarget(options.target ?? 'argmax', batch);
+    const threads = checkThreads(options.threads);
+    const estimate = this.estimateMemory(batch, { maxMemoryBytes: options.maxMemoryBytes, threads });
+    if (estimate.chunkSize < 1) {
+      throw new LrpError('E_MEMORY_BUDGET', `one sample needs about ${formatBytes(estimate.fixedBytes + estimate.perSampleBytes)} ` +
+        `but maxMemoryBytes is ${formatBytes(options.maxMemoryBytes ?? defaultMemoryBudget())}; raise maxMemoryBytes`, { estimate });
+    }
+    const signal = options.signal;
     const nodes = this.graph.nodes;
     const relevance = new Float32Array(batch * this.inputSize);
     const logits = new Float32Array(batch * this.outputSize);
     const targetsOut = new Int32Array(batch);
     const layerSums = new Float64Array(batch * nodes.length * 2);
-    const layerRelevance = options.keepLayers
-      ? nodes.map((n) => new Float32Array(batch * shapeSize(n.outputShape))) : undefined;
-    await native.explain({
-      input: data, batch, rules: rules.map(ruleToNative), ...target,
-      relevance, logits, targetsOut, layerSums, layerRelevance, threads: checkThreads(options.threads),
-    }).catch((e: unknown) => { throw wrapNativeError(e); });
+    const nodeSizes = nodes.map((n) => shapeSize(n.outputShape));
+    const layerRelevance = options.keepLayers ? nodeSizes.map((size) => new Float32Array(batch * size)) : undefined;
+    for (let start = 0; start < batch; start += estimate.chunkSize) {
+      throwIfAborted(signal);
+      const end = Math.min(batch, start + estimate.chunkSize);
+      const count = end - start;
+      await native.explain({
+        input: data.subarray(start * this.inputSize, end * this.inputSize),
+        batch: count, rules: nativeRules, targetMode: target.targetMode,
+        targets: target.targets?.subarray(start, end),
+        outputRelevance: target.outputRelevance?.subarray(start * this.outputSize, end * this.outputSize),
+        relevance: relevance.subarray(start * this.inputSize, end * this.inputSize),
+        logits: logits.subarray(start * this.outputSize, end * this.outputSize),
+        targetsOut: targetsOut.subarray(start, end),
+        layerSums: layerSums.subarray(start * nodes.length * 2, end * nodes.length * 2),
+        layerRelevance: layerRelevance?.map((a, i) => a.subarray(start * nodeSizes[i], end * nodeSizes[i])),
+        threads,
+      }).catch((e: unknown) => { throw wrapNativeError(e); });
+      options.onProgress?.(end, batch);
+    }
+    throwIfAborted(signal);
     const nonFinite = firstNonFinite(relevance);
-    if (nonFinite >= 0) throw this.nonFiniteError(layerSums, rules, batch, nonFinite);
+    if (nonFinite >= 0) throw this.nonFiniteError(layerSums, rules, nonFinite);
     const layers: LayerReport[] = nodes.map((n, i) => {
       const relevanceIn = new Float64Array(batch);
       const relevanceOut = new Float64Array(batch);
@@ -314,7 +392,7 @@ export class Model {
     throw new LrpError('E_TARGET', 'target must be \'argmax\', a class index, one index per sample, or an output-relevance tensor');
   }
 
-  private nonFiniteError(layerSums: Float64Array, rules: Rule[], batch: number, index: number): LrpError {
+  private nonFiniteError(layerSums: Float64Array, rules: Rule[], index: number): LrpError {
     const nodes = this.graph.nodes;
     const sample = Math.floor(index / this.inputSize);
     // The first layer (in relevance order) whose outgoing sum is not finite produced it.
@@ -324,8 +402,19 @@ export class Model {
           `non-finite relevance for sample ${sample}; try a larger epsilon/stabilizer`, { layer: nodes[i].name, sample });
       }
     }
-    void batch;
     return new LrpError('E_NON_FINITE', `the input relevance of sample ${sample} is not finite`, { sample });
+  }
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    const reason = signal.reason;
+    if (reason instanceof Error && reason.name === 'AbortError') throw reason;
+    throw new DOMException(typeof reason === 'string' ? reason : 'explain was aborted', 'AbortError');
   }
 }
 

@@ -12,8 +12,14 @@ export interface Tensor {
   shape: number[];
 }
 
-/** Anything lrp-node accepts as a tensor: `{ data, shape }` (e.g. from {@link readNpy}) or nested number arrays. */
-export type TensorLike = { data: NumericArray | BigInt64Array; shape: readonly number[] } | NestedNumbers;
+/**
+ * Anything lrp-node accepts as a tensor: `{ data, shape }` (e.g. from `readNpy`), nested number arrays, or a bare
+ * typed array (a 1-D tensor).
+ */
+export type TensorLike =
+  | { data: NumericArray | BigInt64Array; shape: readonly number[] }
+  | NestedNumbers
+  | Float32Array | Float64Array | Int32Array;
 
 /** Nested arrays of numbers, such as `[[1, 2], [3, 4]]`. */
 export type NestedNumbers = number[] | NestedNumbers[];
@@ -70,6 +76,11 @@ function flattenNested(value: NestedNumbers, shape: number[], what: string): Flo
  * A Float32Array is used as it is (not copied) unless `copy` is set.
  */
 export function toTensor(value: TensorLike, what = 'tensor', copy = false): Tensor {
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    // A bare typed array is a 1-D tensor (a bias, a BatchNorm vector).
+    const array = value as unknown as NumericArray;
+    return toTensor({ data: array, shape: [array.length] }, what, copy);
+  }
   if (Array.isArray(value)) {
     const shape = nestedShape(value, what);
     return { data: flattenNested(value, shape, what), shape };

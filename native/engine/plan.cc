@@ -101,9 +101,9 @@ Shape inferShape(const Layer& layer) {
       for (int v : layer.kernel) requirePositive(layer, v, "kernel");
       for (int v : layer.stride) requirePositive(layer, v, "stride");
       for (int v : layer.dilation) requirePositive(layer, v, "dilation");
-      if (layer.padding[0] > layer.kernel[0] || layer.padding[2] > layer.kernel[0] || layer.padding[1] > layer.kernel[1] ||
-          layer.padding[3] > layer.kernel[1] || layer.padding[0] < 0 || layer.padding[1] < 0 || layer.padding[2] < 0 || layer.padding[3] < 0) {
-        fail(layer, "padding must be between 0 and the kernel size");
+      if (layer.padding[0] >= layer.kernel[0] || layer.padding[2] >= layer.kernel[0] || layer.padding[1] >= layer.kernel[1] ||
+          layer.padding[3] >= layer.kernel[1] || layer.padding[0] < 0 || layer.padding[1] < 0 || layer.padding[2] < 0 || layer.padding[3] < 0) {
+        fail(layer, "padding must be at least 0 and smaller than the kernel");
       }
       int dh = layer.kind == LayerKind::MaxPool2d ? layer.dilation[0] : 1;
       int dw = layer.kind == LayerKind::MaxPool2d ? layer.dilation[1] : 1;

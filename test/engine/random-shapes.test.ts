@@ -1,0 +1,388 @@
+// Seeded random models of many shapes: the float32 engine against the float64 reference, every rule and layer.
+import test, { type ExecutionContext } from 'ava';
+import {
+  add, avgPool2d, batchNorm, composite, concat, conv2d, dense, elu, flatten, gelu, globalAvgPool, graph, leakyRelu,
+  maxPool2d, pad, relu, reshape, rules, sequential, sigmoid, tanh, type Composite, type Layer, type Model, type Rule,
+} from '../../lib/index';
+import { compareWithReference, generator, uniform, vector, weights } from '../reference/random';
+
+/**
+ * float32 engine against float64 reference, golden metric, after rescaling the reference to the engine's explained
+ * logit (a logit near 1e-3 alone carries a float32 relative error of ~5e-5 into the whole map).
+ */
+const TOLERANCE = 1e-4;
+/** The unscaled golden metric. */
+const RAW_TOLERANCE = 1e-3;
+
+/** Every rule a dense or conv2d layer takes, with parameters that keep denominators away from zero. */
+function linearRules(firstLayer: boolean, low = -1, high = 1): [string, Rule][] {
+  const list: [string, Rule][] = [
+    ['lrp0', rules.lrp0({ stabilizer: 0.1 })],
+    ['lrp0 no bias', rules.lrp0({ stabilizer: 0.1, ignoreBias: true })],
+    ['epsilon', rules.epsilon({ epsilon: 0.05 })],
+    ['epsilon no bias', rules.epsilon({ epsilon: 0.05, ignoreBias: true })],
+    ['zPlus', rules.zPlus()],
+    ['zPlus no bias', rules.zPlus({ ignoreBias: true })],
+    ['alpha2beta1', rules.alphaBeta({ alpha: 2, beta: 1 })],
+    ['alpha1.5beta0.5', rules.alphaBeta({ alpha: 1.5, beta: 0.5 })],
+    ['alpha1beta0 no bias', rules.alphaBeta({ alpha: 1, beta: 0, ignoreBias: true })],
+    ['gamma', rules.gamma({ gamma: 0.25, stabilizer: 0.05 })],
+    ['gamma 0 no bias', rules.gamma({ gamma: 0, stabilizer: 0.05, ignoreBias: true })],
+    ['flat', rules.flat()],
+    ['wSquare', rules.wSquare()],
+    ['wSquare no bias', rules.wSquare({ ignoreBias: true })],
+  ];
+  // zBox needs the layer's input inside [low, high]: only for layers reading the model input.
+  if (firstLayer) list.push(['zBox', rules.zBox({ low, high })]);
+  return list;
+}
+
+const headRule = rules.epsilon({ epsilon: 0.05 });
+
+function randomTargets(random: () => number, batch: number, classes: number): Int32Array {
+  return Int32Array.from({ length: batch }, () => Math.floor(random() * classes));
+}
+
+interface Failure { what: string; relevanceError: number; logitError: number; note?: string }
+
+/** The worst configurations seen by the current test (logged by report()). */
+let worstSeen: Failure[] = [];
+
+/** Compares every rule on the layer(s) `pick` selects; returns the failures and logs the worst error. */
+async function sweepRules(
+  t: ExecutionContext, label: string, model: Model, pick: (rule: Rule) => Composite, ruleList: [string, Rule][],
+  input: Float32Array, target: Int32Array, failures: Failure[],
+): Promise<number> {
+  let worst = 0;
+  for (const [name, rule] of ruleList) {
+    const c = await compareWithReference(model, pick(rule), input, target);
+    worst = Math.max(worst, c.scaledError);
+    worstSeen.push({
+      what: `${label} rule ${name}`, relevanceError: c.scaledError, logitError: c.logitError,
+      note: `unscaled ${c.relevanceError.toExponential(2)}; sample ${c.worst.sample}: explained output ${c.worst.output.toExponential(2)} with float32 error ${c.worst.outputError.toExponential(1)}`,
+    });
+    if (!(c.scaledError <= TOLERANCE) || !(c.relevanceError <= RAW_TOLERANCE) || !(c.logitError <= 1e-5)) {
+      failures.push({ what: `${label} rule ${name} (scaled err ${c.scaledError.toExponential(2)})`, relevanceError: c.relevanceError, logitError: c.logitError });
+    }
+  }
+  void t;
+  return worst;
+}
+
+function report(t: ExecutionContext, failures: Failure[], worst: number, checks: number): void {
+  t.log(`${checks} configurations, worst relevance error (scaled to the engine's logit) ${worst.toExponential(2)}`);
+  worstSeen.sort((a, b) => b.relevanceError - a.relevanceError);
+  for (const w of worstSeen.slice(0, 3)) t.log(`  ${w.relevanceError.toExponential(2)}: ${w.what} (${w.note ?? ''})`);
+  worstSeen = [];
+  for (const f of failures.slice(0, 20)) {
+    t.log(`FAIL ${f.what}: relevance err ${f.relevanceError.toExponential(2)}, logit err ${f.logitError.toExponential(2)}`);
+  }
+  t.is(failures.length, 0, `${failures.length} failing configurations`);
+}
+
+test.serial('conv2d: stride 1–3, padding 0–2 (and asymmetric), dilation 1–2, groups 1/2/depthwise, every rule', async (t) => {
+  const random = generator(101);
+  const failures: Failure[] = [];
+  let worst = 0;
+  let checks = 0;
+  const C = 4;
+  const paddings: (number | [number, number, number, number])[] = [0, 1, 2, [0, 1, 2, 1]];
+  for (const stride of [1, 2, 3]) {
+    for (const padding of paddings) {
+      for (const dilation of [1, 2]) {
+        for (const groupsKind of ['1', '2', 'depthwise'] as const) {
+          const groups = groupsKind === '1' ? 1 : groupsKind === '2' ? 2 : C;
+          const outChannels = groupsKind === 'depthwise' ? 2 * C : 6;
+          const [H, W] = checks % 2 === 0 ? [7, 9] : [9, 5];
+          const [kh, kw] = checks % 3 === 0 ? [3, 2] : [3, 3];
+          const batch = checks % 4 === 0 ? 1 : 7;
+          checks++;
+          const inPerGroup = C / groups;
+          const conv = conv2d({
+            weight: weights(random, [outChannels, inPerGroup, kh, kw], inPerGroup * kh * kw),
+            bias: vector(random, outChannels, -0.2, 0.2), stride, padding, dilation, groups, name: 'conv',
+          });
+          let model: Model;
+          try {
+            const g = graph({ inputShape: [C, H, W] });
+            const y = g.add(conv, g.input, 'conv');
+            const features = y.shape.reduce((a, b) => a * b, 1);
+            const r = g.add(relu(), y, 'relu');
+            const f = g.add(flatten(), r, 'flatten');
+            const out = g.add(dense({ weight: weights(random, [5, features], features), bias: vector(random, 5, -0.1, 0.1) }), f, 'head');
+            model = g.build(out);
+          } catch (error) {
+            failures.push({ what: `build stride ${stride} padding ${padding} dilation ${dilation} groups ${groupsKind}: ${String(error)}`, relevanceError: NaN, logitError: NaN });
+            continue;
+          }
+          const input = uniform(random, batch * C * H * W);
+          const target = randomTargets(random, batch, 5);
+          const label = `${H}×${W} k${kh}×${kw} stride ${stride} padding ${JSON.stringify(padding)} dilation ${dilation} groups ${groupsKind} batch ${batch}`;
+          worst = Math.max(worst, await sweepRules(t, label, model,
+            (rule) => composite({ byName: { conv: rule }, linearDefault: headRule }), linearRules(true), input, target, failures));
+          model.dispose();
+        }
+      }
+    }
+  }
+  report(t, failures, worst, checks);
+});
+
+test.serial('dense: every rule on hidden and output layers, batch 1 and 7', async (t) => {
+  const random = generator(202);
+  const failures: Failure[] = [];
+  let worst = 0;
+  for (const batch of [1, 7]) {
+    const model = sequential({ inputShape: [13] }, [
+      dense({ weight: weights(random, [11, 13], 13), bias: vector(random, 11, -0.2, 0.2), name: 'd0' }), relu(),
+      dense({ weight: weights(random, [9, 11], 11), bias: vector(random, 9, -0.2, 0.2), name: 'd1' }), tanh(),
+      dense({ weight: weights(random, [4, 9], 9), bias: vector(random, 4, -0.2, 0.2), name: 'd2' }),
+    ]);
+    const input = uniform(random, batch * 13);
+    const target = randomTargets(random, batch, 4);
+    // The rule on every dense layer (zBox only on the first, whose input lies in [-1, 1]).
+    worst = Math.max(worst, await sweepRules(t, `batch ${batch} all layers`, model,
+      (rule) => composite({ linearDefault: rule.rule === 'zBox' ? headRule : rule, byName: rule.rule === 'zBox' ? { d0: rule } : {} }),
+      linearRules(true), input, target, failures));
+    // The rule on the hidden layer only.
+    worst = Math.max(worst, await sweepRules(t, `batch ${batch} hidden layer d1`, model,
+      (rule) => composite({ byName: { d1: rule }, linearDefault: headRule }), linearRules(false), input, target, failures));
+    model.dispose();
+  }
+  report(t, failures, worst, 2);
+});
+
+test.serial('zBox with tensor bounds on the first conv2d and on a first dense layer', async (t) => {
+  const random = generator(303);
+  const failures: Failure[] = [];
+  let worst = 0;
+  const C = 2;
+  const [H, W] = [5, 7];
+  const low = uniform(random, C * H * W, -1.5, -1);
+  const high = uniform(random, C * H * W, 1, 1.5);
+  const bounds: [string, Rule][] = [['zBox tensor', rules.zBox({ low: { data: low, shape: [C, H, W] }, high: { data: high, shape: [C, H, W] } })],
+    ['zBox mixed', rules.zBox({ low: -1, high: { data: high, shape: [C, H, W] } })]];
+  const g = graph({ inputShape: [C, H, W] });
+  const conv = g.add(conv2d({
+    weight: weights(random, [3, C, 3, 3], C * 9), bias: vector(random, 3, -0.2, 0.2), padding: [1, 2, 0, 1], stride: [1, 2],
+  }), g.input, 'conv');
+  const flat = g.add(flatten(), g.add(relu(), conv, 'relu'), 'flatten');
+  const model = g.build(g.add(dense({ weight: weights(random, [4, flat.shape[0]], flat.shape[0]), bias: vector(random, 4, -0.1, 0.1) }), flat, 'head'));
+  const input = uniform(random, 7 * C * H * W);
+  const target = randomTargets(random, 7, 4);
+  worst = Math.max(worst, await sweepRules(t, 'conv', model, (rule) => composite({ first: rule, linearDefault: headRule }), bounds, input, target, failures));
+  model.dispose();
+  const flatModel = sequential({ inputShape: [C * H * W] }, [
+    dense({ weight: weights(random, [6, C * H * W], C * H * W), bias: vector(random, 6, -0.2, 0.2) }), relu(),
+    dense({ weight: weights(random, [3, 6], 6) }),
+  ]);
+  const flatBounds: [string, Rule][] = [['zBox tensor', rules.zBox({ low: { data: low, shape: [C * H * W] }, high: { data: high, shape: [C * H * W] } })]];
+  worst = Math.max(worst, await sweepRules(t, 'dense', flatModel, (rule) => composite({ first: rule, linearDefault: headRule }),
+    flatBounds, input, randomTargets(random, 7, 3), failures));
+  flatModel.dispose();
+  report(t, failures, worst, 2);
+});
+
+/** A conv feature extractor, then `layers`, then flatten and a dense head; returns the model. */
+function convModelWith(random: () => number, inputShape: [number, number, number], middle: Layer[], classes = 5): Model {
+  const g = graph({ inputShape });
+  let x = g.add(conv2d({
+    weight: weights(random, [6, inputShape[0], 3, 3], inputShape[0] * 9), bias: vector(random, 6, -0.2, 0.2), padding: 1,
+  }), g.input, 'conv');
+  middle.forEach((layer, i) => { x = g.add(layer, x, layer.name ?? `middle${i}`); });
+  const flat = g.add(flatten(), x, 'flat');
+  const features = flat.shape[0];
+  return g.build(g.add(dense({ weight: weights(random, [classes, features], features), bias: vector(random, classes, -0.1, 0.1) }), flat, 'head'));
+}
+
+test.serial('pooling: max (padding, dilation, ceil mode, overlapping) and average (padding, count_include_pad, ceil mode), global', async (t) => {
+  const random = generator(404);
+  const failures: Failure[] = [];
+  let worst = 0;
+  const pools: [string, Layer[]][] = [
+    ['max 2', [relu(), maxPool2d({ kernel: 2 })]],
+    ['max 3 stride 2 padding 1', [relu(), maxPool2d({ kernel: 3, stride: 2, padding: 1 })]],
+    ['max 3 stride 1 overlapping', [maxPool2d({ kernel: 3, stride: 1 })]],
+    ['max 2 ceil', [relu(), maxPool2d({ kernel: 2, ceilMode: true })]],
+    ['max 3 stride 2 ceil padding [1,0,0,1]', [relu(), maxPool2d({ kernel: 3, stride: 2, ceilMode: true, padding: [1, 0, 0, 1] })]],
+    ['max 2 dilation 2', [relu(), maxPool2d({ kernel: 2, stride: 1, dilation: 2 })]],
+    ['max negative inputs, padding 1', [maxPool2d({ kernel: 2, stride: 2, padding: 1 })]],
+    ['avg 2', [relu(), avgPool2d({ kernel: 2 })]],
+    ['avg 3 stride 2 padding 1 include pad', [relu(), avgPool2d({ kernel: 3, stride: 2, padding: 1 })]],
+    ['avg 3 stride 2 padding 1 exclude pad', [relu(), avgPool2d({ kernel: 3, stride: 2, padding: 1, countIncludePad: false })]],
+    ['avg 3 stride 1 overlapping', [relu(), avgPool2d({ kernel: 3, stride: 1 })]],
+    ['avg 2 ceil', [relu(), avgPool2d({ kernel: 2, ceilMode: true })]],
+    ['avg 3 stride 2 ceil padding 1 include pad', [relu(), avgPool2d({ kernel: 3, stride: 2, padding: 1, ceilMode: true })]],
+    ['avg 3 stride 2 ceil padding 1 exclude pad', [relu(), avgPool2d({ kernel: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false })]],
+    ['global', [relu(), globalAvgPool()]],
+  ];
+  for (const [label, middle] of pools) {
+    for (const batch of [1, 7]) {
+      const model = convModelWith(random, [3, 7, 9], middle);
+      const input = uniform(random, batch * 3 * 7 * 9);
+      const target = randomTargets(random, batch, 5);
+      worst = Math.max(worst, await sweepRules(t, `${label} batch ${batch}`, model,
+        (rule) => composite({ byName: { conv: rule }, linearDefault: headRule }),
+        [['epsilon', rules.epsilon({ epsilon: 0.05 })], ['zPlus', rules.zPlus()], ['gamma', rules.gamma({ stabilizer: 0.05 })]],
+        input, target, failures));
+      model.dispose();
+    }
+  }
+  report(t, failures, worst, pools.length * 2);
+});
+
+test.serial('norm stabilizer on pools and add: a larger normStabilizer is used the same way', async (t) => {
+  const random = generator(505);
+  const failures: Failure[] = [];
+  const model = convModelWith(random, [2, 6, 6], [relu(), avgPool2d({ kernel: 2 })]);
+  const input = uniform(random, 7 * 2 * 36);
+  const target = randomTargets(random, 7, 5);
+  const worst = await sweepRules(t, 'avg norm 0.1', model,
+    (rule) => composite({ byName: { conv: rule }, linearDefault: headRule, normStabilizer: 0.1 }),
+    [['epsilon', rules.epsilon({ epsilon: 0.05 })]], input, target, failures);
+  model.dispose();
+  report(t, failures, worst, 1);
+});
+
+test.serial('residual add (two and three inputs), concat (channels, height, features), pad, reshape', async (t) => {
+  const random = generator(606);
+  const failures: Failure[] = [];
+  let worst = 0;
+  const C = 3;
+  const [H, W] = [7, 5];
+  const convOf = (cin: number, cout: number, options: { padding?: number | [number, number, number, number]; stride?: number; dilation?: number } = {}) =>
+    conv2d({ weight: weights(random, [cout, cin, 3, 3], cin * 9), bias: vector(random, cout, -0.2, 0.2), padding: 1, ...options });
+  const headOf = (features: number) => dense({ weight: weights(random, [4, features], features), bias: vector(random, 4, -0.1, 0.1) });
+  const builders: [string, () => Model][] = [
+    ['residual block', () => {
+      const g = graph({ inputShape: [C, H, W] });
+      const stem = g.add(relu(), g.add(convOf(C, 4), g.input, 'stem'), 'stem_relu');
+      const branch = g.add(convOf(4, 4), g.add(relu(), g.add(convOf(4, 4), stem, 'conv1'), 'relu1'), 'conv2');
+      const sum = g.add(add(), [stem, branch], 'add');
+      const pooled = g.add(globalAvgPool(), g.add(relu(), sum, 'relu2'), 'pool');
+      return g.build(g.add(headOf(4), g.add(flatten(), pooled, 'flatten'), 'fc'));
+    }],
+    ['three-input add with the raw input', () => {
+      const g = graph({ inputShape: [C, H, W] });
+      const a = g.add(convOf(C, C), g.input, 'a');
+      const b = g.add(convOf(C, C, { padding: 2, dilation: 2 }), g.input, 'b');
+      const sum = g.add(add(), [a, g.input, b], 'add3');
+      const f = g.add(flatten(), g.add(relu(), sum, 'relu'), 'flatten');
+      return g.build(g.add(headOf(C * H * W), f, 'fc'));
+    }],
+    ['concat channels', () => {
+      const g = graph({ inputShape: [C, H, W] });
+      const a = g.add(relu(), g.add(convOf(C, 2), g.input, 'a'), 'ra');
+      const b = g.add(relu(), g.add(convOf(C, 5), g.input, 'b'), 'rb');
+      const cat = g.add(concat({ axis: 1 }), [a, b, g.input], 'cat');
+      const y = g.add(convOf(10, 4, { stride: 2 }), cat, 'mix');
+      const f = g.add(flatten(), g.add(relu(), y, 'rmix'), 'flatten');
+      return g.build(g.add(headOf(f.shape[0]), f, 'fc'));
+    }],
+    ['concat features', () => {
+      const g = graph({ inputShape: [C * H * W] });
+      const a = g.add(relu(), g.add(dense({ weight: weights(random, [6, C * H * W], C * H * W), bias: vector(random, 6, -0.2, 0.2) }), g.input, 'a'), 'ra');
+      const b = g.add(tanh(), g.add(dense({ weight: weights(random, [3, C * H * W], C * H * W), bias: vector(random, 3, -0.2, 0.2) }), g.input, 'b'), 'tb');
+      const cat = g.add(concat({ axis: 1 }), [a, b], 'cat');
+      return g.build(g.add(headOf(9), cat, 'fc'));
+    }],
+    ['pad and reshape', () => {
+      const g = graph({ inputShape: [C, H, W] });
+      const p = g.add(pad({ padding: [1, 0, 2, 1] }), g.input, 'pad');
+      const y = g.add(relu(), g.add(convOf(C, 4, { padding: 0 }), p, 'conv'), 'relu');
+      const r = g.add(reshape({ shape: [-1, 2] }), y, 'reshape');
+      const f = g.add(flatten(), r, 'flatten');
+      return g.build(g.add(headOf(f.shape[0]), f, 'fc'));
+    }],
+  ];
+  for (const [label, build] of builders) {
+    let model: Model;
+    try {
+      model = build();
+    } catch (error) {
+      failures.push({ what: `${label}: build failed ${String(error)}`, relevanceError: NaN, logitError: NaN });
+      continue;
+    }
+    const classes = model.outputShape.reduce((a, b) => a * b, 1);
+    for (const batch of [1, 7]) {
+      const input = uniform(random, batch * model.inputShape.reduce((a, b) => a * b, 1));
+      const target = randomTargets(random, batch, classes);
+      worst = Math.max(worst, await sweepRules(t, `${label} batch ${batch}`, model, (rule) => composite({ linearDefault: rule }),
+        [['epsilon', rules.epsilon({ epsilon: 0.05 })], ['zPlus', rules.zPlus()], ['alpha2beta1', rules.alphaBeta()],
+          ['gamma', rules.gamma({ stabilizer: 0.05 })], ['wSquare', rules.wSquare()], ['flat', rules.flat()]],
+        input, target, failures));
+    }
+    model.dispose();
+  }
+  // Concat along height (axis 2) and width (axis 3) of same-width / same-height branches.
+  for (const axis of [2, 3]) {
+    const g = graph({ inputShape: [C, H, W] });
+    const a = g.add(relu(), g.add(convOf(C, 4), g.input, 'a'), 'ra'); // [4, 7, 5]
+    const b = g.add(relu(), g.add(convOf(C, 4, { padding: axis === 2 ? [0, 1, 0, 1] : [1, 0, 1, 0] }), g.input, 'b'), 'rb');
+    const cat = g.add(concat({ axis }), [a, b], 'cat');
+    const f = g.add(flatten(), cat, 'flatten');
+    const model = g.build(g.add(headOf(f.shape[0]), f, 'fc'));
+    const input = uniform(random, 7 * C * H * W);
+    worst = Math.max(worst, await sweepRules(t, `concat axis ${axis}`, model, (rule) => composite({ linearDefault: rule }),
+      [['epsilon', rules.epsilon({ epsilon: 0.05 })], ['zPlus', rules.zPlus()]], input, randomTargets(random, 7, 4), failures));
+    model.dispose();
+  }
+  report(t, failures, worst, builders.length + 1);
+});
+
+test.serial('unmerged batchNorm and every activation pass relevance unchanged', async (t) => {
+  const random = generator(707);
+  const failures: Failure[] = [];
+  let worst = 0;
+  const C = 3;
+  const bn = () => batchNorm({
+    weight: vector(random, 6, 0.5, 1.5), bias: vector(random, 6, -0.3, 0.3), runningMean: vector(random, 6, -0.2, 0.2),
+    runningVar: vector(random, 6, 0.5, 2), eps: 1e-5,
+  });
+  const activations: [string, Layer][] = [
+    ['leakyRelu', leakyRelu({ alpha: 0.1 })], ['tanh', tanh()], ['sigmoid', sigmoid()], ['elu', elu({ alpha: 0.7 })],
+    ['gelu', gelu()], ['gelu tanh', gelu({ approximate: 'tanh' })],
+  ];
+  for (const [label, act] of activations) {
+    // relu between conv and BatchNorm keeps the BatchNorm unmerged.
+    const model = convModelWith(random, [C, 5, 7], [relu(), { ...bn(), name: 'bn' }, { ...act, name: 'act' }], 4);
+    const node = model.graph.nodes.find((n) => n.name === 'bn');
+    if (!node) failures.push({ what: `${label}: the BatchNorm after relu was merged`, relevanceError: NaN, logitError: NaN });
+    const input = uniform(random, 7 * C * 35);
+    worst = Math.max(worst, await sweepRules(t, label, model, (rule) => composite({ linearDefault: rule }),
+      [['epsilon', rules.epsilon({ epsilon: 0.05 })], ['zPlus', rules.zPlus()]], input, randomTargets(random, 7, 4), failures));
+    model.dispose();
+  }
+  report(t, failures, worst, activations.length);
+});
+
+test.serial('merged batchNorm: the engine agrees with the reference on the merged graph', async (t) => {
+  const random = generator(808);
+  const failures: Failure[] = [];
+  const model = sequential({ inputShape: [2, 5, 5] }, [
+    conv2d({ weight: weights(random, [4, 2, 3, 3], 18), padding: 1, name: 'conv' }),
+    batchNorm({ weight: vector(random, 4, 0.5, 1.5), bias: vector(random, 4, -0.3, 0.3), runningMean: vector(random, 4, -0.2, 0.2), runningVar: vector(random, 4, 0.5, 2), name: 'bn' }),
+    relu(), flatten(), dense({ weight: weights(random, [3, 100], 100), name: 'head' }),
+  ]);
+  t.is(model.graph.nodes.length, 4, 'the BatchNorm is merged into the conv');
+  t.is(model.graph.nodes[0].mergedBatchNorm, 'bn');
+  const worst = await sweepRules(t, 'merged', model, (rule) => composite({ linearDefault: rule }),
+    linearRules(false), uniform(random, 7 * 50), randomTargets(random, 7, 3), failures);
+  model.dispose();
+  report(t, failures, worst, 1);
+});
+
+test.serial('output-relevance target: a [N, classes] tensor is propagated as given', async (t) => {
+  const random = generator(909);
+  const model = convModelWith(random, [2, 6, 5], [relu(), maxPool2d({ kernel: 2, ceilMode: true })], 4);
+  const batch = 7;
+  const input = uniform(random, batch * 60);
+  const outputRelevance = { data: uniform(random, batch * 4), shape: [batch, 4] };
+  const c = await compareWithReference(model, composite({ linearDefault: rules.epsilon({ epsilon: 0.05 }) }), input, outputRelevance);
+  const result = await model.explain({ data: input, shape: [batch, 2, 6, 5] }, { target: outputRelevance, composite: composite({ linearDefault: rules.epsilon({ epsilon: 0.05 }) }) });
+  model.dispose();
+  t.log(`relevance error ${c.relevanceError.toExponential(2)}`);
+  t.true(c.relevanceError <= TOLERANCE, `relevance err ${c.relevanceError}`);
+  t.is(c.scaledError, c.relevanceError);
+  t.deepEqual(Array.from(result.targets), new Array(batch).fill(-1));
+});
