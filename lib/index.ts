@@ -31,3 +31,4 @@ export {
   loadOnnx, loadOnnxGraph, inspectOnnx, SUPPORTED_OPS, DEFAULT_MAX_TENSOR_ELEMENTS,
   type LoadOnnxOptions, type OnnxSummary, type OnnxValueSummary, type UnsupportedNode, type DroppedNode,
 } from './onnx/index';
+export { readNpy, parseNpy, writeNpy, encodeNpy, type NpyArray, type NpyDtype, type NpyData, type NpyWritable } from './io/npy';
