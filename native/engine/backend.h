@@ -56,9 +56,11 @@ class Backend {
   virtual void multiplyAccumulate(float* dst, const float* a, const float* c, float coefficient, int64_t count) = 0;
   // dst += src.
   virtual void add(float* dst, const float* src, int64_t count) = 0;
-  // Copies `rows` blocks of `block` floats from src (stride srcStride) to dst (stride dstStride); `accumulate` adds.
+  // dst[r·dstStride + i] (+)= alpha · src[r·srcStride + i] for `rows` blocks of `block` floats; `accumulate` adds.
   virtual void copyBlocks(int64_t rows, int64_t block, const float* src, int64_t srcStride, float* dst, int64_t dstStride,
-                          bool accumulate) = 0;
+                          bool accumulate, float alpha = 1.f) = 0;
+  // Whether x holds any value > 0 and any value < 0 (lets rules skip terms that are exactly zero, e.g. a⁻ after ReLU).
+  virtual void signSummary(const float* x, int64_t count, bool* hasPositive, bool* hasNegative) = 0;
   // Zero padding of the last two axes, and its transpose (crop, accumulate into dx).
   virtual void padForward(int batch, int channels, int height, int width, const int padding[4], const float* x, float* y) = 0;
   virtual void padCrop(int batch, int channels, int height, int width, const int padding[4], const float* r, float* dx) = 0;

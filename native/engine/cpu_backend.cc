@@ -275,13 +275,26 @@ class CpuBackend final : public Backend {
   }
 
   void copyBlocks(int64_t rows, int64_t block, const float* src, int64_t srcStride, float* dst, int64_t dstStride,
-                  bool accumulate) override {
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* s = src + r * srcStride;
-      float* d = dst + r * dstStride;
-      if (accumulate) for (int64_t i = 0; i < block; ++i) d[i] += s[i];
-      else std::memcpy(d, s, size_t(block) * 4);
+                  bool accumulate, float alpha) override {
+    parallelFor(rows, threads_, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* s = src + r * srcStride;
+        float* d = dst + r * dstStride;
+        if (accumulate) for (int64_t i = 0; i < block; ++i) d[i] += alpha * s[i];
+        else if (alpha == 1.f) std::memcpy(d, s, size_t(block) * 4);
+        else for (int64_t i = 0; i < block; ++i) d[i] = alpha * s[i];
+      }
+    });
+  }
+
+  void signSummary(const float* x, int64_t count, bool* hasPositive, bool* hasNegative) override {
+    bool positive = false, negative = false;
+    for (int64_t i = 0; i < count && !(positive && negative); ++i) {
+      positive |= x[i] > 0.f;
+      negative |= x[i] < 0.f;
     }
+    *hasPositive = positive;
+    *hasNegative = negative;
   }
 
   void padForward(int batch, int channels, int height, int width, const int padding[4], const float* x, float* y) override {

@@ -188,23 +188,36 @@ class Pass {
     }
   }
 
-  void linearForward(int i, const float* weights, const float* bias, const float* x, float* y, bool accumulate, float sign) {
+  // Forward and transposed products of layer i with `stacked` weight sets of the layer's shape (T = stacked).
+  void linearForward(int i, int stacked, const float* weights, const float* bias, const float* x, float* y) {
     const Layer& l = plan_.layers[i];
     if (l.kind == LayerKind::Dense) {
-      be_.denseForward(batch_, int(l.weightShape[1]), int(l.weightShape[0]), x, weights, bias, y, accumulate, sign);
+      be_.denseForward(batch_, int(l.weightShape[1]), int(l.weightShape[0]) * stacked, x, weights, bias, y, false, 1.f);
     } else {
-      be_.convForward(convGeometry(l), batch_, x, weights, bias, y, accumulate, sign);
+      ConvGeometry g = convGeometry(l);
+      g.outChannels *= stacked;
+      be_.convForward(g, batch_, x, weights, bias, y, false, 1.f);
     }
   }
 
-  void linearTransposed(int i, const float* weights, const float* s, float* dx) {
+  void linearTransposed(int i, int stacked, const float* weights, const float* s, float* dx) {
     const Layer& l = plan_.layers[i];
     if (l.kind == LayerKind::Dense) {
-      be_.denseTransposed(batch_, int(l.weightShape[1]), int(l.weightShape[0]), s, weights, dx);
+      be_.denseTransposed(batch_, int(l.weightShape[1]), int(l.weightShape[0]) * stacked, s, weights, dx);
     } else {
-      be_.convTransposed(convGeometry(l), batch_, s, weights, dx);
+      ConvGeometry g = convGeometry(l);
+      g.outChannels *= stacked;
+      be_.convTransposed(g, batch_, s, weights, dx);
     }
   }
+
+  // The terms of a rule that multiply the same input, computed together: their weight sets are stacked along the
+  // output axis so that one GEMM gives every term's z-part and one transposed GEMM gives Σ W_tᵀ s_t.
+  struct Bucket {
+    InputVariant input;
+    std::vector<std::pair<int, int>> terms;  // (group, term) indices into the rule description
+    std::vector<WeightVariant> weights;
+  };
 
   // The generic rule step (see rule.h): for each group, z = Σ sign·W_t·in_t + b, s = mask(R)/stab(z),
   // R_in += coefficient · Σ sign·in_t ⊙ W_tᵀ s.
@@ -213,8 +226,41 @@ class Pass {
     const RuleDescription desc = compileRule(rule, l.hasBias());
     const int64_t inSize = shapeSize(l.inputShapes[0]), outSize = sampleSize(i);
     const float gamma = float(rule.gamma);
-    Buffer inputs[6];
-    Buffer bounds[2];
+    // a⁺ = a when a has no negative values (after a ReLU), and a⁻ is then zero: its terms drop out exactly.
+    bool hasPositive = true, hasNegative = true;
+    be_.signSummary(x, batch_ * inSize, &hasPositive, &hasNegative);
+    auto effectiveInput = [&](InputVariant v) {
+      if (v == InputVariant::Positive && !hasNegative) return InputVariant::Activation;
+      if (v == InputVariant::Negative && !hasPositive) return InputVariant::Activation;
+      return v;
+    };
+    auto vanishes = [&](InputVariant v) {
+      return (v == InputVariant::Positive && !hasPositive) || (v == InputVariant::Negative && !hasNegative);
+    };
+    // Stacking needs the output channels of one convolution group to be contiguous: not for grouped convolutions.
+    const bool stack = l.kind == LayerKind::Dense || l.groups == 1;
+    std::vector<Bucket> forwardBuckets, transposedBuckets;
+    auto place = [&](std::vector<Bucket>& buckets, InputVariant input, int g, int t, WeightVariant w) {
+      for (auto& b : buckets) {
+        if (stack && b.input == input) {
+          b.terms.emplace_back(g, t);
+          b.weights.push_back(w);
+          return;
+        }
+      }
+      buckets.push_back(Bucket{input, {{g, t}}, {w}});
+    };
+    for (int g = 0; g < int(desc.groups.size()); ++g) {
+      for (int t = 0; t < int(desc.groups[g].terms.size()); ++t) {
+        const RuleTerm& term = desc.groups[g].terms[t];
+        if (vanishes(term.input)) continue;
+        const InputVariant input = effectiveInput(term.input);
+        if (!desc.groups[g].reuseForward) place(forwardBuckets, input, g, t, term.weight);
+        place(transposedBuckets, input, g, t, term.weight);
+      }
+    }
+
+    Buffer inputs[6], bounds[2];
     auto inputFor = [&](InputVariant v) -> const float* {
       if (v == InputVariant::Activation) return x;
       Buffer& b = inputs[int(v)];
@@ -236,25 +282,64 @@ class Pass {
       }
       return b.data();
     };
-    Buffer z, s(be_, batch_ * outSize), c(be_, batch_ * inSize);
-    for (const RuleGroup& group : desc.groups) {
+
+    // z-parts of every term that needs one: Zb = stacked(W_t) · in_b, layout [batch, T, outSize].
+    std::vector<Buffer> zParts(forwardBuckets.size());
+    for (size_t b = 0; b < forwardBuckets.size(); ++b) {
+      const Bucket& bucket = forwardBuckets[b];
+      const int T = int(bucket.weights.size());
+      zParts[b] = Buffer(be_, batch_ * T * outSize);
+      linearForward(i, T, model_.stackedWeights(i, bucket.weights, gamma), nullptr, inputFor(bucket.input), zParts[b].data());
+    }
+    const int channels = int(l.outputShape[0]);
+    const int inner = int(outSize / channels);
+    std::vector<Buffer> stabilized(desc.groups.size());
+    Buffer z;
+    for (int g = 0; g < int(desc.groups.size()); ++g) {
+      const RuleGroup& group = desc.groups[g];
       const float* zg = acts_[i].data();
       if (!group.reuseForward) {
         if (!z) z = Buffer(be_, batch_ * outSize);
-        bool first = true;
-        for (const RuleTerm& term : group.terms) {
-          linearForward(i, model_.weights(i, term.weight, gamma), first ? model_.bias(i, group.bias, gamma) : nullptr,
-                        inputFor(term.input), z.data(), !first, term.sign);
-          first = false;
+        be_.fill(z.data(), 0.f, z.count());
+        for (size_t b = 0; b < forwardBuckets.size(); ++b) {
+          const Bucket& bucket = forwardBuckets[b];
+          const int T = int(bucket.weights.size());
+          for (int k = 0; k < T; ++k) {
+            if (bucket.terms[k].first != g) continue;
+            const float sign = group.terms[bucket.terms[k].second].sign;
+            be_.copyBlocks(batch_, outSize, zParts[b].data() + k * outSize, T * outSize, z.data(), outSize, true, sign);
+          }
         }
+        if (const float* bias = model_.bias(i, group.bias, gamma)) be_.addChannelBias(batch_, channels, inner, bias, 1.f, z.data());
         zg = z.data();
       }
-      be_.stabilizedDivide(r, zg, acts_[i].data(), group.maskSign, group.epsilon, s.data(), s.count());
-      for (const RuleTerm& term : group.terms) {
-        linearTransposed(i, model_.weights(i, term.weight, gamma), s.data(), c.data());
-        be_.multiplyAccumulate(out, term.input == InputVariant::Ones ? nullptr : inputFor(term.input), c.data(),
-                               group.coefficient * term.sign, c.count());
+      stabilized[g] = Buffer(be_, batch_ * outSize);
+      be_.stabilizedDivide(r, zg, acts_[i].data(), group.maskSign, group.epsilon, stabilized[g].data(), stabilized[g].count());
+    }
+    zParts.clear();
+    z.reset();
+
+    // R_in += in_b ⊙ stacked(W_t)ᵀ · [coefficient_g · sign_t · s_g]_t for every input bucket b.
+    Buffer c(be_, batch_ * inSize);
+    for (const Bucket& bucket : transposedBuckets) {
+      const int T = int(bucket.weights.size());
+      const float* s;
+      Buffer stackedS;
+      const auto [g0, t0] = bucket.terms[0];
+      const float scale0 = desc.groups[g0].coefficient * desc.groups[g0].terms[t0].sign;
+      if (T == 1 && scale0 == 1.f) {
+        s = stabilized[g0].data();
+      } else {
+        stackedS = Buffer(be_, batch_ * T * outSize);
+        for (int k = 0; k < T; ++k) {
+          const auto [g, t] = bucket.terms[k];
+          const float scale = desc.groups[g].coefficient * desc.groups[g].terms[t].sign;
+          be_.copyBlocks(batch_, outSize, stabilized[g].data(), outSize, stackedS.data() + k * outSize, T * outSize, false, scale);
+        }
+        s = stackedS.data();
       }
+      linearTransposed(i, T, model_.stackedWeights(i, bucket.weights, gamma), s, c.data());
+      be_.multiplyAccumulate(out, bucket.input == InputVariant::Ones ? nullptr : inputFor(bucket.input), c.data(), 1.f, c.count());
     }
   }
 

@@ -64,6 +64,29 @@ const float* Model::bias(int layer, BiasVariant variant, float gamma) {
   return cached(Key{layer, 1, int(variant), usesGamma ? gamma : 0.f}, plan_.layers[layer].bias, int(variant), gamma, true);
 }
 
+const float* Model::stackedWeights(int layer, const std::vector<WeightVariant>& variants, float gamma) {
+  if (variants.size() == 1) return weights(layer, variants[0], gamma);
+  int code = 0;
+  bool usesGamma = false;
+  for (WeightVariant v : variants) {
+    code = code * 8 + int(v) + 1;
+    usesGamma |= v == WeightVariant::GammaPositive || v == WeightVariant::GammaNegative;
+  }
+  const Key key{layer, 3, code, usesGamma ? gamma : 0.f};
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second.data();
+  const std::vector<float>& source = plan_.layers[layer].weight;
+  std::vector<float> host(source.size() * variants.size());
+  for (size_t t = 0; t < variants.size(); ++t)
+    for (size_t i = 0; i < source.size(); ++i) host[t * source.size() + i] = derive(int(variants[t]), false, source[i], gamma);
+  Buffer buffer(*backend_, int64_t(host.size()));
+  backend_->upload(buffer.data(), host.data(), int64_t(host.size()));
+  const float* data = buffer.data();
+  cache_.emplace(key, std::move(buffer));
+  return data;
+}
+
 const float* Model::affine(int layer, int which) {
   const std::vector<float>& source = which == 0 ? plan_.layers[layer].scale : plan_.layers[layer].shift;
   if (backend_->sharesHostMemory()) return source.data();

@@ -22,13 +22,15 @@ class Model {
   // Backend-resident weights / bias of `layer` under `variant` (γ for the gamma variants), derived and uploaded once.
   const float* weights(int layer, WeightVariant variant, float gamma);
   const float* bias(int layer, BiasVariant variant, float gamma);  // null for BiasVariant::None or no bias
+  // Several weight variants stacked along the output axis ([T·out, …]), so that one GEMM computes them all.
+  const float* stackedWeights(int layer, const std::vector<WeightVariant>& variants, float gamma);
   // Backend-resident per-channel scale (which 0) or shift (which 1) of an unmerged BatchNorm.
   const float* affine(int layer, int which);
   // Bytes of weights held, original and derived.
   int64_t memoryBytes();
 
  private:
-  using Key = std::tuple<int, int, int, float>;  // layer, 0 weight / 1 bias, variant, gamma
+  using Key = std::tuple<int, int, int, float>;  // layer, kind (0 weight, 1 bias, 2 affine, 3 stacked), variant(s), gamma
   const float* cached(const Key& key, const std::vector<float>& source, int variant, float gamma, bool isBias);
 
   Plan plan_;
