@@ -32,3 +32,20 @@ export {
   type LoadOnnxOptions, type OnnxSummary, type OnnxValueSummary, type UnsupportedNode, type DroppedNode,
 } from './onnx/index';
 export { readNpy, parseNpy, writeNpy, encodeNpy, type NpyArray, type NpyDtype, type NpyData, type NpyWritable } from './io/npy';
+export {
+  renderHeatmap, renderHeatmapRgba,
+  type RelevanceMap, type HeatmapOptions, type HeatmapOverlay, type HeatmapNormalization, type RgbaImage,
+} from './io/heatmap';
+export {
+  COLORMAPS, COLORMAP_NAMES, colormapStops, colorAt,
+  type Colormap, type ColormapName, type ColorStop, type Rgb,
+} from './io/colormaps';
+export {
+  loadImage, decodeImage, imageToTensor, resizeImage, resizeBilinear, IMAGENET_MEAN, IMAGENET_STD,
+  type Image, type ImageLike, type LoadImageOptions, type ImageToTensorOptions, type ImageTensor,
+} from './io/image';
+export { readCsv, parseCsv, type CsvOptions, type CsvTable } from './io/csv';
+export {
+  rankFeatures, formatFeatureReport,
+  type RankFeaturesOptions, type RankedFeature, type FeatureRanking, type FeatureReportOptions,
+} from './io/features';
