@@ -54,7 +54,11 @@
             "/std:c++17"
           ]
         }
-      }
+      },
+      "ldflags": [
+        "-static-libstdc++",
+        "-static-libgcc"
+      ]
     }
   ]
 }

@@ -3,12 +3,15 @@ import { parseArgs } from 'node:util';
 import { LrpError } from '../errors';
 import { type Composite, type CompositeParams, compositeByName, COMPOSITE_NAMES } from '../rules/composites';
 
-/** The option table of one command, as util.parseArgs takes it. */
-export type OptionTable = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
+/**
+ * The option table of one command, as util.parseArgs takes it, plus `optionalValue`: a string option that may also
+ * stand alone (`--heatmap` before another option or at the end); it then reads as the empty string.
+ */
+export type OptionTable = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean; optionalValue?: boolean }>;
 
 /** Parsed options and positionals of one command. */
 export interface ParsedCommandLine {
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
 }
 
@@ -44,6 +47,8 @@ function joinNegativeValues(argv: readonly string[], options: OptionTable): stri
     if (name !== undefined && options[name]?.type === 'string' && next !== undefined && NEGATIVE_NUMBER.test(next)) {
       out.push(`--${name}=${next}`);
       i++;
+    } else if (name !== undefined && options[name]?.optionalValue === true && (next === undefined || next.startsWith('-'))) {
+      out.push(`--${name}=`);
     } else {
       out.push(arg);
     }
@@ -54,9 +59,10 @@ function joinNegativeValues(argv: readonly string[], options: OptionTable): stri
 /** Parses the arguments of `lrp <command>`; unknown options and missing values are usage errors. */
 export function parseCommandLine(argv: readonly string[], options: OptionTable, command: string): ParsedCommandLine {
   const table = { ...COMMON_OPTIONS, ...options };
+  const parseTable = Object.fromEntries(Object.entries(table).map(([name, { optionalValue: _, ...option }]) => [name, option]));
   try {
     const { values, positionals } = parseArgs({
-      args: joinNegativeValues(argv, table), options: table, strict: true, allowPositionals: true,
+      args: joinNegativeValues(argv, table), options: parseTable, strict: true, allowPositionals: true,
     });
     return { values: values as ParsedCommandLine['values'], positionals };
   } catch (error) {

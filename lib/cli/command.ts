@@ -6,6 +6,11 @@ import type { OnnxModule } from './load-model';
 export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
+  /**
+   * The terminal that progress bars are drawn on: process.stderr when it is a TTY, otherwise absent (then no bar is
+   * drawn, so piped and logged output stays clean).
+   */
+  progressStream?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 }
 
 /** What commands load lazily; tests replace the ONNX loader with a stand-in. */

@@ -11,6 +11,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 void runCli(process.argv.slice(2), {
   stdout: (text) => { process.stdout.write(text); },
   stderr: (text) => { process.stderr.write(text); },
+  progressStream: process.stderr.isTTY ? process.stderr : undefined,
 }).then((status) => {
   // Exit once both streams have flushed, so that piped output is complete and no stray handle keeps us alive.
   process.stdout.write('', () => process.stderr.write('', () => process.exit(status)));

@@ -182,7 +182,9 @@ export class GraphBuilder {
     if (this.names.has(nodeName)) throw new LrpError('E_ARGUMENT', `layer name '${nodeName}' is used twice; names must be unique`);
     const inputShapes = refs.map((r) => [...r.shape]);
     const outputShape = inferShape(layer, nodeName, inputShapes);
-    shapeSize(outputShape, `layer '${nodeName}' output`);
+    if (shapeSize(outputShape, `layer '${nodeName}' output`) === 0) {
+      throw new LrpError('E_SHAPE', `layer '${nodeName}' (${layer.type}): the output [${outputShape.join(', ')}] has no elements`, { layer: nodeName });
+    }
     this.names.add(nodeName);
     this.nodes.push({ index, name: nodeName, layer, inputs: refs.map((r) => r.index), inputShapes, outputShape });
     return { index, shape: outputShape };

@@ -198,7 +198,12 @@ export class Model {
     const native = this.requireNative();
     const { data, batch } = this.checkInput(input);
     const logits = new Float32Array(batch * this.outputSize);
-    await native.forward({ input: data, batch, logits, threads: checkThreads(options.threads) }).catch((e: unknown) => { throw wrapNativeError(e); });
+    try {
+      await native.forward({ input: data, batch, logits, threads: checkThreads(options.threads) });
+    } catch (error) {
+      // The addon throws synchronously for invalid arguments and rejects for engine errors: both become LrpError.
+      throw wrapNativeError(error);
+    }
     return { logits, shape: [batch, this.outputSize] };
   }
 
@@ -233,7 +238,7 @@ export class Model {
 
   /** Explains a batch: input relevance, logits, per-layer sums and the conservation report. */
   async explain(input: ModelInput, options: ExplainOptions = {}): Promise<ExplainResult> {
-    const native = this.requireNative();
+    this.requireNative();
     const { data, batch } = this.checkInput(input);
     const composite = resolveComposite(options.composite ?? 'epsilon', options.compositeParams ?? {});
     const rules = assignRules(this.graph, composite);
@@ -257,18 +262,24 @@ export class Model {
       throwIfAborted(signal);
       const end = Math.min(batch, start + estimate.chunkSize);
       const count = end - start;
-      await native.explain({
-        input: data.subarray(start * this.inputSize, end * this.inputSize),
-        batch: count, rules: nativeRules, targetMode: target.targetMode,
-        targets: target.targets?.subarray(start, end),
-        outputRelevance: target.outputRelevance?.subarray(start * this.outputSize, end * this.outputSize),
-        relevance: relevance.subarray(start * this.inputSize, end * this.inputSize),
-        logits: logits.subarray(start * this.outputSize, end * this.outputSize),
-        targetsOut: targetsOut.subarray(start, end),
-        layerSums: layerSums.subarray(start * nodes.length * 2, end * nodes.length * 2),
-        layerRelevance: layerRelevance?.map((a, i) => a.subarray(start * nodeSizes[i], end * nodeSizes[i])),
-        threads,
-      }).catch((e: unknown) => { throw wrapNativeError(e); });
+      const chunk = this.native;
+      if (!chunk) throw new LrpError('E_DISPOSED', `model '${this.name}' was disposed during explain`);
+      try {
+        await chunk.explain({
+          input: data.subarray(start * this.inputSize, end * this.inputSize),
+          batch: count, rules: nativeRules, targetMode: target.targetMode,
+          targets: target.targets?.subarray(start, end),
+          outputRelevance: target.outputRelevance?.subarray(start * this.outputSize, end * this.outputSize),
+          relevance: relevance.subarray(start * this.inputSize, end * this.inputSize),
+          logits: logits.subarray(start * this.outputSize, end * this.outputSize),
+          targetsOut: targetsOut.subarray(start, end),
+          layerSums: layerSums.subarray(start * nodes.length * 2, end * nodes.length * 2),
+          layerRelevance: layerRelevance?.map((a, i) => a.subarray(start * nodeSizes[i], end * nodeSizes[i])),
+          threads,
+        });
+      } catch (error) {
+        throw wrapNativeError(error);
+      }
       options.onProgress?.(end, batch);
     }
     throwIfAborted(signal);

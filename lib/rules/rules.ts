@@ -47,9 +47,13 @@ export type RuleName = Rule['rule'];
 
 const DEFAULT_STABILIZER = 1e-6;
 
+/** Largest magnitude of a rule parameter: the engine computes in float32 and must not overflow. */
+const MAX_PARAMETER = 1e30;
+
 function finiteNumber(value: unknown, what: string, min = -Infinity, exclusiveMin = false): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (exclusiveMin && value === min)) {
-    const bound = min === -Infinity ? 'a finite number' : `a finite number ${exclusiveMin ? '>' : '≥'} ${min}`;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (exclusiveMin && value === min) ||
+      Math.abs(value) > MAX_PARAMETER) {
+    const bound = min === -Infinity ? `a finite number within ±${MAX_PARAMETER}` : `a number ${exclusiveMin ? '>' : '≥'} ${min} and ≤ ${MAX_PARAMETER}`;
     throw new LrpError('E_RULE', `${what} must be ${bound}, got ${String(value)}`, { value });
   }
   return value;

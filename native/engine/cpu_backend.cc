@@ -258,7 +258,8 @@ class CpuBackend final : public Backend {
         float m = 1.f;
         if (maskSign > 0) m = mask[i] > 0.f ? 1.f : 0.f;
         else if (maskSign < 0) m = mask[i] < 0.f ? 1.f : 0.f;
-        s[i] = m == 0.f ? 0.f : r[i] / (z[i] + epsilon * sign0(z[i]));
+        // No relevance to distribute gives no relevance, also where the denominator is 0 (ε = 0): never 0/0.
+        s[i] = (m == 0.f || r[i] == 0.f) ? 0.f : r[i] / (z[i] + epsilon * sign0(z[i]));
       }
     });
   }

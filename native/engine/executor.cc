@@ -352,6 +352,7 @@ class Pass {
 };
 
 std::vector<float> initialRelevance(const ExplainRequest& request, int64_t classes) {
+  if (classes < 1) throw Error("E_SHAPE", "the model has no outputs to explain");
   std::vector<float> r(size_t(request.batch * classes), 0.f);
   for (int n = 0; n < request.batch; ++n) {
     const float* logits = request.logits + n * classes;

@@ -71,6 +71,7 @@ Shape inferShape(const Layer& layer) {
     case LayerKind::Dense: {
       requireRank(1);
       if (layer.weightShape.size() != 2) fail(layer, "weight must be [out, in]");
+      if (layer.weightShape[0] < 1 || layer.weightShape[1] < 1) fail(layer, "weight " + shapeString(layer.weightShape) + " has an empty dimension");
       if (layer.weightShape[1] != x[0]) fail(layer, "weight " + shapeString(layer.weightShape) + " does not fit input " + shapeString(x));
       if (int64_t(layer.weight.size()) != shapeSize(layer.weightShape)) fail(layer, "weight data length does not match its shape");
       if (layer.hasBias() && int64_t(layer.bias.size()) != layer.weightShape[0]) fail(layer, "bias length does not match");
@@ -177,7 +178,7 @@ void validatePlan(const Plan& plan) {
     }
     for (const auto& s : layer.inputShapes) shapeSize(s);
     Shape out = inferShape(layer);
-    shapeSize(out);
+    if (shapeSize(out) < 1) fail(layer, "the output " + shapeString(out) + " has no elements");
     if (out != layer.outputShape) {
       fail(layer, "declared output shape " + shapeString(layer.outputShape) + " differs from the computed " + shapeString(out));
     }

@@ -49,10 +49,11 @@ void checkRuleFits(const Layer& layer, const RuleParams& rule) {
     throw Error("E_RULE", std::string("rule '") + ruleKindName(rule.kind) + "' does not apply to layer '" + layer.name + "' (" +
                               layerKindName(layer.kind) + ")");
   }
-  auto finite = [](double v) { return v == v && v < 1e300 && v > -1e300; };
+  // Parameters become float32 inside the kernels: keep them well inside its range.
+  auto finite = [](double v) { return v == v && v <= 1e30 && v >= -1e30; };
   if (!finite(rule.epsilon) || !finite(rule.stabilizer) || rule.epsilon < 0 || rule.stabilizer < 0 || !finite(rule.gamma) ||
       rule.gamma < 0 || !finite(rule.alpha) || !finite(rule.beta)) {
-    throw Error("E_RULE", "layer '" + layer.name + "': rule parameters must be finite, epsilon/stabilizer/gamma ≥ 0");
+    throw Error("E_RULE", "layer '" + layer.name + "': rule parameters must be finite numbers within ±1e30, epsilon/stabilizer/gamma ≥ 0");
   }
   if (rule.kind == RuleKind::ZBox) {
     int64_t size = shapeSize(layer.inputShapes[0]);

@@ -1,9 +1,9 @@
 // Embedding constraints: Node-API symbols only, the declared Node-API version, and several worker_threads at once.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { hostSymbols } from './host-symbols';
 
 const root = join(__dirname, '..', '..');
 const addonPath = join(root, 'build', 'Release', 'lrp.node');
@@ -11,11 +11,7 @@ const addonPath = join(root, 'build', 'Release', 'lrp.node');
 test('the addon imports only Node-API symbols from the host', (t) => {
   if (process.platform !== 'linux') return t.pass('nm check runs on Linux');
   t.true(existsSync(addonPath), 'build/Release/lrp.node exists');
-  const undefinedSymbols = execFileSync('nm', ['-D', '--undefined-only', addonPath], { encoding: 'utf8' })
-    .split('\n').map((l) => l.trim().split(/\s+/).pop() ?? '').filter(Boolean);
-  // Everything not from libc/libstdc++/libgcc must be napi_* or node_api_*.
-  const host = undefinedSymbols.filter((s) => !/@(GLIBC|GLIBCXX|CXXABI|GCC)_/.test(s) &&
-    !['_ITM_deregisterTMCloneTable', '_ITM_registerTMCloneTable', '__gmon_start__'].includes(s));
+  const host = hostSymbols(addonPath);
   const foreign = host.filter((s) => !s.startsWith('napi_') && !s.startsWith('node_api_'));
   t.deepEqual(foreign, []);
   t.true(host.length > 10);
