@@ -61,9 +61,4 @@ void sgemmScalar(bool transA, bool transB, int M, int N, int K, float alpha, con
   }
 }
 
-void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
-           float beta, float* C, int ldc) {
-  sgemmScalar(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
 }  // namespace lrp::kernels

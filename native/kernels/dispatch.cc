@@ -1,0 +1,42 @@
+// Chooses the GEMM implementation once from the CPU's features; sgemm calls it through a function pointer.
+#include "cpu_features.h"
+#include "gemm.h"
+#include "gemm_blocked.h"
+
+namespace lrp::kernels {
+
+namespace {
+
+std::vector<SgemmKernel> detectKernels() {
+  std::vector<SgemmKernel> kernels{{"scalar", sgemmScalar}};
+  const CpuFeatures& cpu = cpuFeatures();
+  (void)cpu;
+#if defined(LRP_HAVE_SGEMM_AVX2)
+  if (cpu.avx2Fma) kernels.push_back({"avx2-fma", sgemmAvx2});
+#endif
+#if defined(LRP_HAVE_SGEMM_NEON)
+  if (cpu.neon) kernels.push_back({"neon", sgemmNeon});
+#endif
+  return kernels;
+}
+
+const SgemmKernel& chosenKernel() {
+  static const SgemmKernel chosen = availableSgemmKernels().back();
+  return chosen;
+}
+
+}  // namespace
+
+const std::vector<SgemmKernel>& availableSgemmKernels() {
+  static const std::vector<SgemmKernel> kernels = detectKernels();  // thread-safe one-time initialisation
+  return kernels;
+}
+
+const char* sgemmKernelName() { return chosenKernel().name; }
+
+void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+           float beta, float* C, int ldc) {
+  chosenKernel().function(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+}  // namespace lrp::kernels

@@ -1,0 +1,528 @@
+// x86-64 GEMM kernels for AVX2+FMA: 6×16 micro-kernel with packing, and streaming paths for batch ≤ 4 (dense layers).
+// Compiled with function target attributes rather than -mavx2 so the same binary runs on CPUs without AVX2; dispatch.cc
+// calls sgemmAvx2 only after checking the CPU.
+#include "gemm_blocked.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LRP_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define LRP_AVX2  // MSVC emits AVX2 intrinsics without a compiler flag
+#endif
+
+namespace lrp::kernels {
+
+namespace {
+
+constexpr int kMR = 6, kNR = 16;
+
+// maskFor(n) loads/stores the first n (0..8) lanes.
+LRP_AVX2 inline __m256i maskFor(int n) {
+  alignas(32) static const int table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(table + 8 - n));
+}
+
+LRP_AVX2 inline float horizontalSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+// ---- packing ----
+
+LRP_AVX2 void packA6(bool transA, const float* A, int lda, int rows, int depth, float* packed) {
+  for (int i0 = 0; i0 < rows; i0 += kMR, packed += kMR * depth) {
+    const int r = std::min(kMR, rows - i0);
+    if (transA) {  // op(A)(i, k) = A[k·lda + i]: MR contiguous values per k
+      for (int k = 0; k < depth; ++k) {
+        const float* src = A + static_cast<ptrdiff_t>(k) * lda + i0;
+        float* dst = packed + k * kMR;
+        int i = 0;
+        for (; i < r; ++i) dst[i] = src[i];
+        for (; i < kMR; ++i) dst[i] = 0.f;
+      }
+    } else {  // op(A)(i, k) = A[i·lda + k]: interleave MR rows
+      const float* src[kMR];
+      for (int i = 0; i < kMR; ++i) src[i] = A + static_cast<ptrdiff_t>(i0 + std::min(i, r - 1)) * lda;
+      for (int k = 0; k < depth; ++k)
+        for (int i = 0; i < kMR; ++i) packed[k * kMR + i] = i < r ? src[i][k] : 0.f;
+    }
+  }
+}
+
+// out[r][0:8] = column r of the 8×8 block whose rows are in[0..7].
+LRP_AVX2 inline void transpose8x8(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m256 r4, __m256 r5, __m256 r6,
+                                  __m256 r7, float* out, int stride) {
+  const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  _mm256_store_ps(out + 0 * stride, _mm256_permute2f128_ps(u0, u4, 0x20));
+  _mm256_store_ps(out + 1 * stride, _mm256_permute2f128_ps(u1, u5, 0x20));
+  _mm256_store_ps(out + 2 * stride, _mm256_permute2f128_ps(u2, u6, 0x20));
+  _mm256_store_ps(out + 3 * stride, _mm256_permute2f128_ps(u3, u7, 0x20));
+  _mm256_store_ps(out + 4 * stride, _mm256_permute2f128_ps(u0, u4, 0x31));
+  _mm256_store_ps(out + 5 * stride, _mm256_permute2f128_ps(u1, u5, 0x31));
+  _mm256_store_ps(out + 6 * stride, _mm256_permute2f128_ps(u2, u6, 0x31));
+  _mm256_store_ps(out + 7 * stride, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+LRP_AVX2 void packB16(bool transB, const float* B, int ldb, int cols, int depth, float* packed) {
+  const int panels = (cols + kNR - 1) / kNR;
+  if (!transB) {  // op(B)(k, j) = B[k·ldb + j]: read B row by row, which the prefetchers stream well
+    const int fullPanels = cols / kNR, rest = cols - fullPanels * kNR;
+    const __m256i mask0 = maskFor(std::min(rest, 8)), mask1 = maskFor(std::max(rest - 8, 0));
+    for (int k = 0; k < depth; ++k) {
+      const float* src = B + static_cast<ptrdiff_t>(k) * ldb;
+      float* dst = packed + k * kNR;
+      // A single panel is packed just before use (see sgemmBlocked): fetch the next panels' part of this row early.
+      if (panels == 1) _mm_prefetch(reinterpret_cast<const char*>(src + 2 * kNR), _MM_HINT_T0);
+      for (int p = 0; p < fullPanels; ++p) {
+        _mm256_store_ps(dst, _mm256_loadu_ps(src));
+        _mm256_store_ps(dst + 8, _mm256_loadu_ps(src + 8));
+        src += kNR;
+        dst += static_cast<ptrdiff_t>(kNR) * depth;
+      }
+      if (rest) {
+        _mm256_store_ps(dst, _mm256_maskload_ps(src, mask0));
+        _mm256_store_ps(dst + 8, _mm256_maskload_ps(src + 8, mask1));
+      }
+    }
+    return;
+  }
+  // op(B)(k, j) = B[j·ldb + k]: transpose 8×8 blocks of B's rows into the panel.
+  for (int p = 0; p < panels; ++p) {
+    float* panel = packed + static_cast<ptrdiff_t>(p) * kNR * depth;
+    for (int half = 0; half < 2; ++half) {
+      const int j0 = p * kNR + half * 8;
+      const int valid = std::max(0, std::min(8, cols - j0));
+      const float* row[8];
+      for (int r = 0; r < 8; ++r) row[r] = B + static_cast<ptrdiff_t>(j0 + std::min(r, std::max(valid - 1, 0))) * ldb;
+      float* out = panel + half * 8;
+      int k = 0;
+      if (valid == 8) {
+        for (; k + 8 <= depth; k += 8) {
+          if (panels == 1)  // packed just before use (see sgemmBlocked): fetch the next panel's rows early
+            for (int r = 0; r < 8; ++r)
+              _mm_prefetch(reinterpret_cast<const char*>(row[r] + static_cast<ptrdiff_t>(kNR) * ldb + k), _MM_HINT_T0);
+          transpose8x8(_mm256_loadu_ps(row[0] + k), _mm256_loadu_ps(row[1] + k), _mm256_loadu_ps(row[2] + k),
+                       _mm256_loadu_ps(row[3] + k), _mm256_loadu_ps(row[4] + k), _mm256_loadu_ps(row[5] + k),
+                       _mm256_loadu_ps(row[6] + k), _mm256_loadu_ps(row[7] + k), out + k * kNR, kNR);
+        }
+      }
+      for (; k < depth; ++k)
+        for (int r = 0; r < 8; ++r) out[k * kNR + r] = r < valid ? row[r][k] : 0.f;
+    }
+  }
+}
+
+// ---- the 6×16 micro-kernel: 12 ymm accumulators, 2 B loads and 6 broadcasts per k ----
+
+#define LRP_STEP(offset)                                                                   \
+  do {                                                                                     \
+    const __m256 b0 = _mm256_load_ps(b + (offset) * kNR), b1 = _mm256_load_ps(b + (offset) * kNR + 8); \
+    __m256 av = _mm256_broadcast_ss(a + (offset) * kMR + 0);                               \
+    c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);               \
+    av = _mm256_broadcast_ss(a + (offset) * kMR + 1);                                      \
+    c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);               \
+    av = _mm256_broadcast_ss(a + (offset) * kMR + 2);                                      \
+    c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);               \
+    av = _mm256_broadcast_ss(a + (offset) * kMR + 3);                                      \
+    c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);               \
+    av = _mm256_broadcast_ss(a + (offset) * kMR + 4);                                      \
+    c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);               \
+    av = _mm256_broadcast_ss(a + (offset) * kMR + 5);                                      \
+    c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);               \
+  } while (0)
+
+// One row of the tile: C = alpha · acc, or C = fma(alpha, acc, C). The FMA is explicit because a compiler may or may
+// not contract a separate multiply and add, and it must not decide differently for full and edge tiles.
+#define LRP_STORE_ROW(c, ldc, r, lo, hi)                                                   \
+  do {                                                                                     \
+    float* cr = (c) + (r) * static_cast<ptrdiff_t>(ldc);                                   \
+    if (accumulate) {                                                                      \
+      _mm256_storeu_ps(cr, _mm256_fmadd_ps(lo, va, _mm256_loadu_ps(cr)));                  \
+      _mm256_storeu_ps(cr + 8, _mm256_fmadd_ps(hi, va, _mm256_loadu_ps(cr + 8)));          \
+    } else {                                                                               \
+      _mm256_storeu_ps(cr, _mm256_mul_ps(lo, va));                                         \
+      _mm256_storeu_ps(cr + 8, _mm256_mul_ps(hi, va));                                     \
+    }                                                                                      \
+  } while (0)
+
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(LRP_GEMM_NO_ASM)
+// The k loop in assembly: compilers spill one of the 12 accumulators of the intrinsic version (15 live ymm registers
+// plus a second broadcast register for scheduling), which costs ~10% of the micro-kernel. LRP_GEMM_NO_ASM selects
+// the intrinsic version, which is what MSVC builds.
+LRP_AVX2 void accumulate6x16(int depth, const float* a, const float* b, float* acc) {
+  long k4 = depth / 4, k1 = depth % 4;
+  __asm__ volatile(
+      "vxorps %%ymm0, %%ymm0, %%ymm0\n"
+      "vmovaps %%ymm0, %%ymm1\n"
+      "vmovaps %%ymm0, %%ymm2\n"
+      "vmovaps %%ymm0, %%ymm3\n"
+      "vmovaps %%ymm0, %%ymm4\n"
+      "vmovaps %%ymm0, %%ymm5\n"
+      "vmovaps %%ymm0, %%ymm6\n"
+      "vmovaps %%ymm0, %%ymm7\n"
+      "vmovaps %%ymm0, %%ymm8\n"
+      "vmovaps %%ymm0, %%ymm9\n"
+      "vmovaps %%ymm0, %%ymm10\n"
+      "vmovaps %%ymm0, %%ymm11\n"
+      "test %[k4], %[k4]\n"
+      "jz 2f\n"
+      "1:\n"
+      "prefetcht0 384(%[a])\n"
+      "vmovaps 0(%[b]), %%ymm12\n"
+      "vmovaps 32(%[b]), %%ymm13\n"
+      "vbroadcastss 0(%[a]), %%ymm14\n"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n"
+      "vbroadcastss 4(%[a]), %%ymm15\n"
+      "vfmadd231ps %%ymm12, %%ymm15, %%ymm2\n"
+      "vfmadd231ps %%ymm13, %%ymm15, %%ymm3\n"
+      "vbroadcastss 8(%[a]), %%ymm14\n"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n"
+      "vbroadcastss 12(%[a]), %%ymm15\n"
+      "vfmadd231ps %%ymm12, %%ymm15, %%ymm6\n"
+      "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n"
+      "vbroadcastss 16(%[a]), %%ymm14\n"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n"
+      "vbroadcastss 20(%[a]), %%ymm15\n"
+      "vfmadd231ps %%ymm12, %%ymm15, %%ymm10\n"
+      "vfmadd231ps %%ymm13, %%ymm15, %%ymm11\n"
+      "vmovaps 64(%[b]), %%ymm12\n"
+      "vmovaps 96(%[b]), %%ymm13\n"
+      "vbroadcastss 24(%[a]), %%ymm14\n"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n"
+      "vbroadcastss 28(%[a]), %%ymm15\n"
+      "vfmadd231ps %%ymm12, %%ymm15, %%ymm2\n"
+      "vfmadd231ps %%ymm13, %%ymm15, %%ymm3\n"
+      "vbroadcastss 32(%[a]), %%ymm14\n"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n"
+      "vbroadcastss 36(%[a]), %%ymm15\n"
+      "vfmadd231ps %%ymm12, %%ymm15, %%ymm6\n"
+      "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n"
+      "vbroadcastss 40(%[a]), %%ymm14\n"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n"
+      "vbroadcastss 44(%[a]), %%ymm15\n"
+      "vfmadd231ps %%ymm12, %%ymm15, %%ymm10\n"
+      "vfmadd231ps %%ymm13, %%ymm15, %%ymm11\n"
+      "vmovaps 128(%[b]), %%ymm12\n"
+      "vmovaps 160(%[b]), %%ymm13\n"
+      "vbroadcastss 48(%[a]), %%ymm14\n"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n"
+      "vbroadcastss 52(%[a]), %%ymm15\n"
+      "vfmadd231ps %%ymm12, %%ymm15, %%ymm2\n"
+      "vfmadd231ps %%ymm13, %%ymm15, %%ymm3\n"
+      "vbroadcastss 56(%[a]), %%ymm14\n"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n"
+      "vbroadcastss 60(%[a]), %%ymm15\n"
+      "vfmadd231ps %%ymm12, %%ymm15, %%ymm6\n"
+      "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n"
+      "vbroadcastss 64(%[a]), %%ymm14\n"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n"
+      "vbroadcastss 68(%[a]), %%ymm15\n"
+      "vfmadd231ps %%ymm12, %%ymm15, %%ymm10\n"
+      "vfmadd231ps %%ymm13, %%ymm15, %%ymm11\n"
+      "vmovaps 192(%[b]), %%ymm12\n"
+      "vmovaps 224(%[b]), %%ymm13\n"
+      "vbroadcastss 72(%[a]), %%ymm14\n"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n"
+      "vbroadcastss 76(%[a]), %%ymm15\n"
+      "vfmadd231ps %%ymm12, %%ymm15, %%ymm2\n"
+      "vfmadd231ps %%ymm13, %%ymm15, %%ymm3\n"
+      "vbroadcastss 80(%[a]), %%ymm14\n"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n"
+      "vbroadcastss 84(%[a]), %%ymm15\n"
+      "vfmadd231ps %%ymm12, %%ymm15, %%ymm6\n"
+      "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n"
+      "vbroadcastss 88(%[a]), %%ymm14\n"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n"
+      "vbroadcastss 92(%[a]), %%ymm15\n"
+      "vfmadd231ps %%ymm12, %%ymm15, %%ymm10\n"
+      "vfmadd231ps %%ymm13, %%ymm15, %%ymm11\n"
+      "add $96, %[a]\n"
+      "add $256, %[b]\n"
+      "dec %[k4]\n"
+      "jnz 1b\n"
+      "2:\n"
+      "test %[k1], %[k1]\n"
+      "jz 4f\n"
+      "3:\n"
+      "vmovaps 0(%[b]), %%ymm12\n"
+      "vmovaps 32(%[b]), %%ymm13\n"
+      "vbroadcastss 0(%[a]), %%ymm14\n"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n"
+      "vbroadcastss 4(%[a]), %%ymm15\n"
+      "vfmadd231ps %%ymm12, %%ymm15, %%ymm2\n"
+      "vfmadd231ps %%ymm13, %%ymm15, %%ymm3\n"
+      "vbroadcastss 8(%[a]), %%ymm14\n"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n"
+      "vbroadcastss 12(%[a]), %%ymm15\n"
+      "vfmadd231ps %%ymm12, %%ymm15, %%ymm6\n"
+      "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n"
+      "vbroadcastss 16(%[a]), %%ymm14\n"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n"
+      "vbroadcastss 20(%[a]), %%ymm15\n"
+      "vfmadd231ps %%ymm12, %%ymm15, %%ymm10\n"
+      "vfmadd231ps %%ymm13, %%ymm15, %%ymm11\n"
+      "add $24, %[a]\n"
+      "add $64, %[b]\n"
+      "dec %[k1]\n"
+      "jnz 3b\n"
+      "4:\n"
+      "vmovaps %%ymm0, 0(%[acc])\n"
+      "vmovaps %%ymm1, 32(%[acc])\n"
+      "vmovaps %%ymm2, 64(%[acc])\n"
+      "vmovaps %%ymm3, 96(%[acc])\n"
+      "vmovaps %%ymm4, 128(%[acc])\n"
+      "vmovaps %%ymm5, 160(%[acc])\n"
+      "vmovaps %%ymm6, 192(%[acc])\n"
+      "vmovaps %%ymm7, 224(%[acc])\n"
+      "vmovaps %%ymm8, 256(%[acc])\n"
+      "vmovaps %%ymm9, 288(%[acc])\n"
+      "vmovaps %%ymm10, 320(%[acc])\n"
+      "vmovaps %%ymm11, 352(%[acc])\n"
+      : [a] "+r"(a), [b] "+r"(b), [k4] "+r"(k4), [k1] "+r"(k1)
+      : [acc] "r"(acc)
+      : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+}
+#endif
+
+LRP_AVX2 void kernel6x16(int depth, const float* a, const float* b, float alpha, bool accumulate, float* C, int ldc,
+                         int rows, int cols) {
+  const bool full = rows == kMR && cols == kNR;
+  if (full && accumulate)
+    for (int r = 0; r < kMR; ++r)
+      _mm_prefetch(reinterpret_cast<const char*>(C + static_cast<ptrdiff_t>(r) * ldc), _MM_HINT_T0);
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(LRP_GEMM_NO_ASM)
+  alignas(32) float acc[kMR * kNR];
+  accumulate6x16(depth, a, b, acc);
+  const __m256 c00 = _mm256_load_ps(acc + 0), c01 = _mm256_load_ps(acc + 8), c10 = _mm256_load_ps(acc + 16);
+  const __m256 c11 = _mm256_load_ps(acc + 24), c20 = _mm256_load_ps(acc + 32), c21 = _mm256_load_ps(acc + 40);
+  const __m256 c30 = _mm256_load_ps(acc + 48), c31 = _mm256_load_ps(acc + 56), c40 = _mm256_load_ps(acc + 64);
+  const __m256 c41 = _mm256_load_ps(acc + 72), c50 = _mm256_load_ps(acc + 80), c51 = _mm256_load_ps(acc + 88);
+#else
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  int k = 0;
+  for (; k + 4 <= depth; k += 4) {
+    _mm_prefetch(reinterpret_cast<const char*>(a + 16 * kMR), _MM_HINT_T0);
+    LRP_STEP(0);
+    LRP_STEP(1);
+    LRP_STEP(2);
+    LRP_STEP(3);
+    a += 4 * kMR;
+    b += 4 * kNR;
+  }
+  for (; k < depth; ++k) {
+    LRP_STEP(0);
+    a += kMR;
+    b += kNR;
+  }
+#endif
+  const __m256 va = _mm256_set1_ps(alpha);
+  if (full) {
+    LRP_STORE_ROW(C, ldc, 0, c00, c01);
+    LRP_STORE_ROW(C, ldc, 1, c10, c11);
+    LRP_STORE_ROW(C, ldc, 2, c20, c21);
+    LRP_STORE_ROW(C, ldc, 3, c30, c31);
+    LRP_STORE_ROW(C, ldc, 4, c40, c41);
+    LRP_STORE_ROW(C, ldc, 5, c50, c51);
+    return;
+  }
+  // Edge tiles go through a full-size scratch tile so every element sees exactly the same operations.
+  alignas(32) float tile[kMR * kNR] = {};
+  if (accumulate)
+    for (int r = 0; r < rows; ++r)
+      std::memcpy(tile + r * kNR, C + static_cast<ptrdiff_t>(r) * ldc, sizeof(float) * static_cast<size_t>(cols));
+  LRP_STORE_ROW(tile, kNR, 0, c00, c01);
+  LRP_STORE_ROW(tile, kNR, 1, c10, c11);
+  LRP_STORE_ROW(tile, kNR, 2, c20, c21);
+  LRP_STORE_ROW(tile, kNR, 3, c30, c31);
+  LRP_STORE_ROW(tile, kNR, 4, c40, c41);
+  LRP_STORE_ROW(tile, kNR, 5, c50, c51);
+  for (int r = 0; r < rows; ++r)
+    std::memcpy(C + static_cast<ptrdiff_t>(r) * ldc, tile + r * kNR, sizeof(float) * static_cast<size_t>(cols));
+}
+
+#undef LRP_STEP
+#undef LRP_STORE_ROW
+
+const GemmMicroKernel kAvx2Micro{kMR, kNR, /*kc*/ 384, /*mc*/ 144, /*nc*/ 4096, packA6, packB16, kernel6x16};
+
+// ---- batch ≤ 4, B transposed (dense forward): each weight row is read once and dotted with the ROWS rows of A ----
+
+// One vector accumulator per (row, column), over k in steps of 8 with a masked tail at the very end of K, kept in
+// acc[column · ROWS + row] between calls: a column's result does not depend on which columns it is computed with, nor
+// on the depth blocking (the FMA sequence per element is the same).
+template <int ROWS, int COLS>
+LRP_AVX2 void dotTile(int k0, int k1, const float* A, int lda, const float* B, int ldb, __m256* acc, __m256i tailMask) {
+  __m256 sum[ROWS][COLS];
+  for (int c = 0; c < COLS; ++c)
+    for (int r = 0; r < ROWS; ++r) sum[r][c] = acc[c * ROWS + r];
+  int k = k0;
+  for (; k + 8 <= k1; k += 8) {
+    __m256 av[ROWS];
+    for (int r = 0; r < ROWS; ++r) av[r] = _mm256_loadu_ps(A + static_cast<ptrdiff_t>(r) * lda + k);
+    for (int c = 0; c < COLS; ++c) {
+      // Few weight rows stream at once when ROWS is large: prefetch ahead, as the hardware ramps up slowly.
+      if (ROWS > 1) _mm_prefetch(reinterpret_cast<const char*>(B + static_cast<ptrdiff_t>(c) * ldb + k + 256), _MM_HINT_T0);
+      const __m256 bv = _mm256_loadu_ps(B + static_cast<ptrdiff_t>(c) * ldb + k);
+      for (int r = 0; r < ROWS; ++r) sum[r][c] = _mm256_fmadd_ps(av[r], bv, sum[r][c]);
+    }
+  }
+  if (k < k1) {
+    __m256 av[ROWS];
+    for (int r = 0; r < ROWS; ++r) av[r] = _mm256_maskload_ps(A + static_cast<ptrdiff_t>(r) * lda + k, tailMask);
+    for (int c = 0; c < COLS; ++c) {
+      const __m256 bv = _mm256_maskload_ps(B + static_cast<ptrdiff_t>(c) * ldb + k, tailMask);
+      for (int r = 0; r < ROWS; ++r) sum[r][c] = _mm256_fmadd_ps(av[r], bv, sum[r][c]);
+    }
+  }
+  for (int c = 0; c < COLS; ++c)
+    for (int r = 0; r < ROWS; ++r) acc[c * ROWS + r] = sum[r][c];
+}
+
+// Blocks of 64 columns × 1024 depth keep the ROWS rows of A (≤ 16 KiB) in L1 while each weight row streams by once.
+template <int ROWS>
+LRP_AVX2 void smallBatchTransposedB(int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+                                    bool accumulate, float* C, int ldc) {
+  constexpr int COLS = ROWS == 1 ? 8 : ROWS == 2 ? 4 : ROWS == 3 ? 3 : 2;  // ROWS·COLS + ROWS + 1 ≤ 16 registers
+  constexpr int kColumnBlock = 64, kDepthBlock = 1024;                      // kDepthBlock: a multiple of 8
+  const __m256i tailMask = maskFor(K % 8);
+  alignas(32) __m256 acc[kColumnBlock * ROWS];
+  const __m128 scale = _mm_set_ss(alpha);
+  for (int j0 = 0; j0 < N; j0 += kColumnBlock) {
+    const int width = std::min(kColumnBlock, N - j0);
+    for (int i = 0; i < width * ROWS; ++i) acc[i] = _mm256_setzero_ps();
+    for (int k0 = 0; k0 < K; k0 += kDepthBlock) {
+      const int k1 = std::min(K, k0 + kDepthBlock);
+      int j = 0;
+      for (; j + COLS <= width; j += COLS)
+        dotTile<ROWS, COLS>(k0, k1, A, lda, B + static_cast<ptrdiff_t>(j0 + j) * ldb, ldb, acc + j * ROWS, tailMask);
+      for (; j < width; ++j)
+        dotTile<ROWS, 1>(k0, k1, A, lda, B + static_cast<ptrdiff_t>(j0 + j) * ldb, ldb, acc + j * ROWS, tailMask);
+    }
+    for (int j = 0; j < width; ++j)
+      for (int r = 0; r < ROWS; ++r) {
+        const __m128 sum = _mm_set_ss(horizontalSum(acc[j * ROWS + r]));
+        float* out = C + static_cast<ptrdiff_t>(r) * ldc + j0 + j;
+        *out = _mm_cvtss_f32(accumulate ? _mm_fmadd_ss(sum, scale, _mm_set_ss(*out)) : _mm_mul_ss(sum, scale));
+      }
+  }
+}
+
+// ---- batch ≤ 4, B not transposed (dense transposed pass): C rows accumulate B rows, a block of columns at a time ----
+
+// acc[r][j] += A(r, k) · B(k, j) one k after another (an FMA chain per element in k order, whatever the grouping), over
+// a block of columns kept in L1, so B is streamed once, row segment by row segment.
+template <int ROWS>
+LRP_AVX2 void smallBatchPlainB(int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+                               bool accumulate, float* C, int ldc) {
+  constexpr int kBlock = 512;  // columns per block: ROWS × 2 KiB of accumulators
+  constexpr int kStep = ROWS <= 2 ? 4 : 2;
+  alignas(32) float acc[ROWS][kBlock];
+  const __m256 va = _mm256_set1_ps(alpha);
+  for (int j0 = 0; j0 < N; j0 += kBlock) {
+    const int width = std::min(kBlock, N - j0);
+    const int vectors = (width + 7) / 8, rest = width - (vectors - 1) * 8;
+    const __m256i lastMask = maskFor(rest);
+    for (int r = 0; r < ROWS; ++r) std::memset(acc[r], 0, sizeof(float) * static_cast<size_t>(vectors) * 8);
+    const float* b = B + j0;
+    int k = 0;
+    for (; k + kStep <= K; k += kStep) {
+      __m256 as[ROWS][kStep];
+      for (int r = 0; r < ROWS; ++r)
+        for (int q = 0; q < kStep; ++q) as[r][q] = _mm256_broadcast_ss(A + static_cast<ptrdiff_t>(r) * lda + k + q);
+      const float* bk = b + static_cast<ptrdiff_t>(k) * ldb;
+      for (int v = 0; v < vectors; ++v) {
+        __m256 bv[kStep];
+        if (v + 1 < vectors)
+          for (int q = 0; q < kStep; ++q) bv[q] = _mm256_loadu_ps(bk + static_cast<ptrdiff_t>(q) * ldb + v * 8);
+        else
+          for (int q = 0; q < kStep; ++q) bv[q] = _mm256_maskload_ps(bk + static_cast<ptrdiff_t>(q) * ldb + v * 8, lastMask);
+        for (int r = 0; r < ROWS; ++r) {
+          __m256 x = _mm256_load_ps(acc[r] + v * 8);
+          for (int q = 0; q < kStep; ++q) x = _mm256_fmadd_ps(as[r][q], bv[q], x);
+          _mm256_store_ps(acc[r] + v * 8, x);
+        }
+      }
+    }
+    for (; k < K; ++k) {
+      const float* bk = b + static_cast<ptrdiff_t>(k) * ldb;
+      for (int v = 0; v < vectors; ++v) {
+        const __m256 bv = v + 1 < vectors ? _mm256_loadu_ps(bk + v * 8) : _mm256_maskload_ps(bk + v * 8, lastMask);
+        for (int r = 0; r < ROWS; ++r) {
+          const __m256 as = _mm256_broadcast_ss(A + static_cast<ptrdiff_t>(r) * lda + k);
+          _mm256_store_ps(acc[r] + v * 8, _mm256_fmadd_ps(as, bv, _mm256_load_ps(acc[r] + v * 8)));
+        }
+      }
+    }
+    for (int r = 0; r < ROWS; ++r) {
+      float* c = C + static_cast<ptrdiff_t>(r) * ldc + j0;
+      for (int v = 0; v < vectors; ++v) {
+        const __m256i mask = v + 1 < vectors ? maskFor(8) : lastMask;
+        const __m256 x = _mm256_load_ps(acc[r] + v * 8);
+        _mm256_maskstore_ps(c + v * 8, mask,
+                            accumulate ? _mm256_fmadd_ps(x, va, _mm256_maskload_ps(c + v * 8, mask)) : _mm256_mul_ps(x, va));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void sgemmAvx2(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+               int ldb, float beta, float* C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (transA || M > 4 || K <= 0 || alpha == 0.f) {
+    sgemmBlocked(kAvx2Micro, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  if (beta != 0.f && beta != 1.f) {
+    scaleMatrix(M, N, beta, C, ldc);
+    beta = 1.f;
+  }
+  const bool accumulate = beta == 1.f;
+  auto run = transB ? (M == 1   ? smallBatchTransposedB<1>
+                       : M == 2 ? smallBatchTransposedB<2>
+                       : M == 3 ? smallBatchTransposedB<3>
+                                : smallBatchTransposedB<4>)
+                    : (M == 1   ? smallBatchPlainB<1>
+                       : M == 2 ? smallBatchPlainB<2>
+                       : M == 3 ? smallBatchPlainB<3>
+                                : smallBatchPlainB<4>);
+  run(N, K, alpha, A, lda, B, ldb, accumulate, C, ldc);
+}
+
+}  // namespace lrp::kernels
+
+#endif
