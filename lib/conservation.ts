@@ -12,6 +12,7 @@ export interface ConservationOptions {
 
 /** A sample's conservation report with the verdict. */
 export interface ConservationCheck extends ConservationReport {
+  /** Whether `relativeError` is within the tolerance. */
   ok: boolean;
 }
 

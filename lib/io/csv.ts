@@ -15,7 +15,9 @@ export interface CsvOptions {
 
 /** A numeric table: the kept column names and one array of numbers per data row. */
 export interface CsvTable {
+  /** Names of the kept columns, in file order (`ignoreColumns` removed). */
   columns: string[];
+  /** One array per data row, with one number per entry of `columns`. */
   rows: number[][];
 }
 

@@ -11,15 +11,19 @@ export interface RankFeaturesOptions {
 
 /** One feature in a {@link FeatureRanking}. */
 export interface RankedFeature {
+  /** The feature's name, from the `names` given to {@link rankFeatures}. */
   name: string;
   /** The feature's input value, when {@link RankFeaturesOptions.values} was given. */
   value?: number;
+  /** The feature's relevance (never 0: features without relevance are left out). */
   relevance: number;
 }
 
 /** Features with positive relevance (evidence for the explained output) and negative (against), strongest first. */
 export interface FeatureRanking {
+  /** Features with relevance > 0 (evidence for the output), largest first, at most `top`. */
   positive: RankedFeature[];
+  /** Features with relevance < 0 (evidence against), most negative first, at most `top`. */
   negative: RankedFeature[];
 }
 

@@ -8,7 +8,9 @@ import { checkImage, resizeImage, type Image, type ImageLike } from './image';
 
 /** A relevance tensor to draw: `[H, W]`, `[C, H, W]` (channels are summed) or `[N, C, H, W]`. */
 export interface RelevanceMap {
+  /** The relevance values, row-major (C order), e.g. {@link ExplainResult.relevance}. */
   data: Float32Array | Float64Array;
+  /** `[H, W]`, `[C, H, W]` or `[N, C, H, W]`; `data.length` equals their product. */
   shape: readonly number[];
 }
 

@@ -6,7 +6,9 @@ import { LrpError } from '../errors';
 
 /** 8-bit pixels, row-major and interleaved: 1 channel (gray), 3 (RGB) or 4 (RGBA). */
 export interface Image {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
   /** 1 (gray), 3 (RGB) or 4 (RGBA). */
   channels: 1 | 3 | 4;
@@ -19,9 +21,13 @@ export interface Image {
  * from `data.length / (width × height)`.
  */
 export interface ImageLike {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** 1 (gray), 3 (RGB) or 4 (RGBA); default `data.length / (width × height)`. */
   channels?: 1 | 3 | 4;
+  /** `width × height × channels` bytes, row by row, channels interleaved (e.g. a canvas `ImageData.data`). */
   data: Uint8Array | Uint8ClampedArray;
 }
 
@@ -52,6 +58,7 @@ export interface ImageToTensorOptions {
 
 /** A dense float tensor as lrp-node's models accept it. */
 export interface ImageTensor {
+  /** The normalised pixel values, row-major in the order of `shape`. */
   data: Float32Array;
   /** `[N, C, H, W]` or `[N, H, W, C]` per the `layout` option. */
   shape: number[];

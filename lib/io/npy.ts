@@ -15,12 +15,15 @@ export interface NpyArray {
   data: NpyData;
   /** The dimensions (`[]` for a scalar); `data.length` equals their product. */
   shape: number[];
+  /** The element type, matching the typed array of `data` (`<f4`, `<f8`, `<i4`, `<i8` in the file). */
   dtype: NpyDtype;
 }
 
 /** What {@link encodeNpy} and {@link writeNpy} take: the dtype follows from the typed array. */
 export interface NpyWritable {
+  /** The values, row-major (C order); the typed array sets the dtype. */
   data: NpyData;
+  /** The dimensions (`[]` for a scalar); `data.length` must equal their product. */
   shape: readonly number[];
   /** Optional; when given it must match the typed array. */
   dtype?: NpyDtype;

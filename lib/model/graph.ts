@@ -9,6 +9,7 @@ export interface GraphNode {
   index: number;
   /** Unique name, used by composites to pick rules by name. */
   name: string;
+  /** The layer this node applies (after canonization, e.g. with a BatchNorm merged into its weights). */
   layer: Layer;
   /** Indices of the nodes this node reads; -1 is the model input. */
   inputs: number[];
@@ -24,6 +25,7 @@ export interface GraphNode {
 export interface Graph {
   /** Per-sample input shape, e.g. `[3, 32, 32]` or `[784]`. */
   inputShape: number[];
+  /** The nodes in topological order; the last one is the model output. */
   nodes: GraphNode[];
 }
 

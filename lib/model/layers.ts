@@ -9,7 +9,9 @@ export type Size2d = number | readonly [number, number];
 
 /** A fully connected layer `y = W x + b` with `W` of shape `[out, in]` (torch's `nn.Linear` layout). */
 export interface DenseLayer {
+  /** Always `'dense'`. */
   type: 'dense';
+  /** Node name, unique in a model; composites pick rules by it (unnamed layers get one from the builder). */
   name?: string;
   /** `[outFeatures, inFeatures]`. */
   weight: Tensor;
@@ -19,37 +21,55 @@ export interface DenseLayer {
 
 /** A 2-D convolution (cross-correlation, as torch and ONNX define it) over NCHW input with zero padding. */
 export interface Conv2dLayer {
+  /** Always `'conv2d'`. */
   type: 'conv2d';
+  /** Node name, unique in a model; composites pick rules by it (unnamed layers get one from the builder). */
   name?: string;
   /** `[outChannels, inChannels / groups, kernelHeight, kernelWidth]`. */
   weight: Tensor;
   /** `[outChannels]`, or null. */
   bias: Tensor | null;
+  /** Step between windows, `[height, width]`. */
   stride: [number, number];
   /** `[top, left, bottom, right]`. */
   padding: [number, number, number, number];
+  /** Spacing between kernel taps, `[height, width]`; 1 is an ordinary kernel. */
   dilation: [number, number];
+  /** Channel groups: input and output channels are split into `groups` independent convolutions. */
   groups: number;
 }
 
 /** 2-D max pooling; padded positions never win. */
 export interface MaxPool2dLayer {
+  /** Always `'maxPool2d'`. */
   type: 'maxPool2d';
+  /** Node name, unique in a model; composites pick rules by it (unnamed layers get one from the builder). */
   name?: string;
+  /** Window size, `[height, width]`. */
   kernel: [number, number];
+  /** Step between windows, `[height, width]`. */
   stride: [number, number];
+  /** Implicit padding, `[top, left, bottom, right]`; padded positions never win. */
   padding: [number, number, number, number];
+  /** Spacing between window taps, `[height, width]`; 1 is an ordinary window. */
   dilation: [number, number];
+  /** Round the output size up instead of down (torch `ceil_mode`); the last window still starts inside the input or its leading padding. */
   ceilMode: boolean;
 }
 
 /** 2-D average pooling. */
 export interface AvgPool2dLayer {
+  /** Always `'avgPool2d'`. */
   type: 'avgPool2d';
+  /** Node name, unique in a model; composites pick rules by it (unnamed layers get one from the builder). */
   name?: string;
+  /** Window size, `[height, width]`. */
   kernel: [number, number];
+  /** Step between windows, `[height, width]`. */
   stride: [number, number];
+  /** Implicit zero padding, `[top, left, bottom, right]`. */
   padding: [number, number, number, number];
+  /** Round the output size up instead of down (torch `ceil_mode`); the last window still starts inside the input or its leading padding. */
   ceilMode: boolean;
   /** Whether padded zeros count in the divisor (ONNX `count_include_pad`, torch's default true). */
   countIncludePad: boolean;
@@ -57,18 +77,27 @@ export interface AvgPool2dLayer {
 
 /** Average over all spatial positions: `[C, H, W]` → `[C, 1, 1]`. */
 export interface GlobalAvgPoolLayer {
+  /** Always `'globalAvgPool'`. */
   type: 'globalAvgPool';
+  /** Node name, unique in a model; composites pick rules by it (unnamed layers get one from the builder). */
   name?: string;
 }
 
 /** Inference-mode batch normalisation `(x − mean) / √(var + eps) · weight + bias`, per channel (axis 1). */
 export interface BatchNormLayer {
+  /** Always `'batchNorm'`. */
   type: 'batchNorm';
+  /** Node name, unique in a model; composites pick rules by it (unnamed layers get one from the builder). */
   name?: string;
+  /** Per-channel scale (torch's `weight`, γ), one value per channel. */
   weight: Tensor;
+  /** Per-channel shift (torch's `bias`, β), one value per channel. */
   bias: Tensor;
+  /** Per-channel mean subtracted from the input (torch's `running_mean`). */
   runningMean: Tensor;
+  /** Per-channel variance the input is divided by (as `√(var + eps)`, torch's `running_var`). */
   runningVar: Tensor;
+  /** Added to the variance before the square root. */
   eps: number;
 }
 
@@ -77,8 +106,11 @@ export type ActivationType = 'relu' | 'leakyRelu' | 'tanh' | 'sigmoid' | 'elu' |
 
 /** An element-wise activation. `alpha` is the slope of leakyRelu (default 0.01) or the scale of elu (default 1). */
 export interface ActivationLayer {
+  /** Which activation function. */
   type: ActivationType;
+  /** Node name, unique in a model; composites pick rules by it (unnamed layers get one from the builder). */
   name?: string;
+  /** leakyRelu: slope for negative inputs (default 0.01); elu: scale of the negative part (default 1); ignored otherwise. */
   alpha?: number;
   /** gelu only: `'none'` (erf, the default) or `'tanh'` (the approximation). */
   approximate?: 'none' | 'tanh';
@@ -86,13 +118,17 @@ export interface ActivationLayer {
 
 /** Flattens each sample to one dimension (row-major), as torch's `nn.Flatten()` and `x.view(N, -1)`. */
 export interface FlattenLayer {
+  /** Always `'flatten'`. */
   type: 'flatten';
+  /** Node name, unique in a model; composites pick rules by it (unnamed layers get one from the builder). */
   name?: string;
 }
 
 /** Reshapes each sample (the batch axis is kept); one dimension may be -1. */
 export interface ReshapeLayer {
+  /** Always `'reshape'`. */
   type: 'reshape';
+  /** Node name, unique in a model; composites pick rules by it (unnamed layers get one from the builder). */
   name?: string;
   /** Per-sample shape, without the batch axis. */
   shape: number[];
@@ -100,13 +136,17 @@ export interface ReshapeLayer {
 
 /** Element-wise sum of two or more inputs of the same shape (a residual connection). */
 export interface AddLayer {
+  /** Always `'add'`. */
   type: 'add';
+  /** Node name, unique in a model; composites pick rules by it (unnamed layers get one from the builder). */
   name?: string;
 }
 
 /** Concatenation of inputs along `axis`. */
 export interface ConcatLayer {
+  /** Always `'concat'`. */
   type: 'concat';
+  /** Node name, unique in a model; composites pick rules by it (unnamed layers get one from the builder). */
   name?: string;
   /** Axis of the full tensor, counting the batch axis as 0 (as torch.cat and ONNX do); must be ≥ 1. */
   axis: number;
@@ -114,8 +154,11 @@ export interface ConcatLayer {
 
 /** Constant zero padding of the last two (spatial) axes of an NCHW tensor. */
 export interface PadLayer {
+  /** Always `'pad'`. */
   type: 'pad';
+  /** Node name, unique in a model; composites pick rules by it (unnamed layers get one from the builder). */
   name?: string;
+  /** Zeros added to the spatial axes, `[top, left, bottom, right]`. */
   padding: [number, number, number, number];
 }
 
@@ -172,6 +215,7 @@ export interface DenseOptions {
   weight: TensorLike;
   /** `[outFeatures]`; omit for no bias. */
   bias?: TensorLike | null;
+  /** Node name, unique in the model; composites pick rules by it. Default: the position in a sequential model, else `<type>_<index>`. */
   name?: string;
 }
 
@@ -187,11 +231,17 @@ export function dense(options: DenseOptions): DenseLayer {
 export interface Conv2dOptions {
   /** `[outChannels, inChannels / groups, kernelHeight, kernelWidth]` (torch layout). */
   weight: TensorLike;
+  /** `[outChannels]`; omit for no bias. */
   bias?: TensorLike | null;
+  /** Step between windows; default 1. */
   stride?: Size2d;
+  /** Zero padding; default 0. */
   padding?: Padding2d;
+  /** Spacing between kernel taps; default 1. */
   dilation?: Size2d;
+  /** Channel groups; default 1. Input channels must equal `weight`'s second axis times `groups`. */
   groups?: number;
+  /** Node name, unique in the model; composites pick rules by it. Default: the position in a sequential model, else `<type>_<index>`. */
   name?: string;
 }
 
@@ -212,12 +262,17 @@ export function conv2d(options: Conv2dOptions): Conv2dLayer {
 
 /** Options of {@link maxPool2d}. */
 export interface MaxPool2dOptions {
+  /** Window size. */
   kernel: Size2d;
   /** Defaults to the kernel size (as torch). */
   stride?: Size2d;
+  /** Implicit padding (never wins the maximum); default 0. */
   padding?: Padding2d;
+  /** Spacing between window taps; default 1. */
   dilation?: Size2d;
+  /** Round the output size up instead of down (torch `ceil_mode`); default false. */
   ceilMode?: boolean;
+  /** Node name, unique in the model; composites pick rules by it. Default: the position in a sequential model, else `<type>_<index>`. */
   name?: string;
 }
 
@@ -233,12 +288,17 @@ export function maxPool2d(options: MaxPool2dOptions): MaxPool2dLayer {
 
 /** Options of {@link avgPool2d}. */
 export interface AvgPool2dOptions {
+  /** Window size. */
   kernel: Size2d;
+  /** Defaults to the kernel size (as torch). */
   stride?: Size2d;
+  /** Implicit zero padding; default 0. */
   padding?: Padding2d;
+  /** Round the output size up instead of down (torch `ceil_mode`); default false. */
   ceilMode?: boolean;
   /** Default true (torch's default). */
   countIncludePad?: boolean;
+  /** Node name, unique in the model; composites pick rules by it. Default: the position in a sequential model, else `<type>_<index>`. */
   name?: string;
 }
 
@@ -259,12 +319,17 @@ export function globalAvgPool(options: { name?: string } = {}): GlobalAvgPoolLay
 
 /** Options of {@link batchNorm}. */
 export interface BatchNormOptions {
+  /** Per-channel scale (torch's `weight`, γ); its length sets the channel count. */
   weight: TensorLike;
+  /** Per-channel shift (torch's `bias`, β). */
   bias: TensorLike;
+  /** Per-channel mean (torch's `running_mean`). */
   runningMean: TensorLike;
+  /** Per-channel variance (torch's `running_var`). */
   runningVar: TensorLike;
   /** Default 1e-5 (torch). */
   eps?: number;
+  /** Node name, unique in the model; composites pick rules by it. Default: the position in a sequential model, else `<type>_<index>`. */
   name?: string;
 }
 

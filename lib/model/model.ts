@@ -57,8 +57,11 @@ export interface MemoryEstimate {
 
 /** Relevance bookkeeping for one layer, per sample. */
 export interface LayerReport {
+  /** Position in the graph (topological order), as in {@link Model.layers}. */
   index: number;
+  /** The layer's unique name. */
   name: string;
+  /** The layer's type. */
   type: LayerType;
   /** The rule's short description, e.g. `epsilon(ε=0.01)`. */
   rule: string;
@@ -72,6 +75,7 @@ export interface LayerReport {
 
 /** Conservation of one sample: the explained output against the input relevance. */
 export interface ConservationReport {
+  /** Index of the sample in the batch. */
   sample: number;
   /** Sum of the output relevance (the target logit for a class target). */
   outputRelevance: number;
@@ -80,7 +84,12 @@ export interface ConservationReport {
   /** `outputRelevance − inputRelevance`. */
   absorbed: number;
   /** What each layer absorbed (only layers that absorbed something are listed). */
-  absorbedByLayer: { name: string; amount: number }[];
+  absorbedByLayer: {
+    /** Layer name. */
+    name: string;
+    /** Relevance the layer absorbed for this sample (negative: created), as in {@link LayerReport.absorbed}. */
+    amount: number;
+  }[];
   /** `|inputRelevance − outputRelevance| / |outputRelevance|` (absolute difference when the output is 0). */
   relativeError: number;
 }
@@ -93,6 +102,7 @@ export interface ExplainResult {
   shape: number[];
   /** Model outputs `[N, outputs]`. */
   logits: Float32Array;
+  /** `[N, outputs]`. */
   logitsShape: [number, number];
   /** The explained class per sample (-1 when an output-relevance tensor was given). */
   targets: Int32Array;
@@ -101,19 +111,31 @@ export interface ExplainResult {
   /** Per sample. */
   conservation: ConservationReport[];
   /** With `keepLayers`: the relevance at each layer's output, `[N, ...outputShape]`, in graph order. */
-  layerRelevance?: { name: string; shape: number[]; relevance: Float32Array }[];
+  layerRelevance?: {
+    /** Layer name. */
+    name: string;
+    /** `[N, ...outputShape]`. */
+    shape: number[];
+    /** Relevance at the layer's output, row-major. */
+    relevance: Float32Array;
+  }[];
   /** The composite used. */
   composite: string;
 }
 
 /** One layer of a model as {@link Model.layers} lists it. */
 export interface LayerInfo {
+  /** Position in the graph (topological order). */
   index: number;
+  /** Unique name; composites can pick rules by it. */
   name: string;
+  /** The layer's type. */
   type: LayerType;
   /** Names of the layers it reads (`'input'` for the model input). */
   inputs: string[];
+  /** Per-sample shape of each input, without the batch axis. */
   inputShapes: number[][];
+  /** Per-sample output shape, without the batch axis. */
   outputShape: number[];
   /** Number of weights and biases. */
   parameters: number;
@@ -123,7 +145,9 @@ export interface LayerInfo {
 
 /** A layer with the rule a composite gives it ({@link Model.describe}). */
 export interface LayerRuleInfo extends LayerInfo {
+  /** The rule's short description, e.g. `epsilon(ε=0.01)`. */
   rule: string;
+  /** The rule itself, as the composite assigned it. */
   ruleSpec: Rule;
 }
 
@@ -194,7 +218,12 @@ export class Model {
   }
 
   /** Runs the forward pass only and returns the outputs `[N, outputs]`. */
-  async predict(input: ModelInput, options: { threads?: number } = {}): Promise<{ logits: Float32Array; shape: [number, number] }> {
+  async predict(input: ModelInput, options: { threads?: number } = {}): Promise<{
+    /** Model outputs, row-major. */
+    logits: Float32Array;
+    /** `[N, outputs]`. */
+    shape: [number, number];
+  }> {
     const native = this.requireNative();
     const { data, batch } = this.checkInput(input);
     const logits = new Float32Array(batch * this.outputSize);

@@ -17,7 +17,12 @@ export interface Tensor {
  * typed array (a 1-D tensor).
  */
 export type TensorLike =
-  | { data: NumericArray | BigInt64Array; shape: readonly number[] }
+  | {
+      /** The values, row-major (C order); converted to float32. */
+      data: NumericArray | BigInt64Array;
+      /** The dimensions; their product must equal `data.length`. */
+      shape: readonly number[];
+    }
   | NestedNumbers
   | Float32Array | Float64Array | Int32Array;
 

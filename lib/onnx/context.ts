@@ -26,15 +26,21 @@ export type Value =
 
 /** A node lrp-node cannot convert, and why. */
 export interface UnsupportedNode {
+  /** The node's name (as in {@link OnnxSummary.nodes}), or the output's name for a whole-graph problem. */
   name: string;
+  /** The ONNX operator, or `'graph'` for a whole-graph problem. */
   opType: string;
+  /** Why it cannot be converted. */
   reason: string;
 }
 
 /** A node that produced no layer of its own, and why (folded, fused, dropped). */
 export interface DroppedNode {
+  /** The node's name (as in {@link OnnxSummary.nodes}). */
   name: string;
+  /** The ONNX operator. */
   opType: string;
+  /** What became of it, e.g. a Pad folded into the padding of the Conv or pooling layer after it. */
   reason: string;
 }
 

@@ -21,6 +21,7 @@ export interface LoadOnnxOptions {
 
 /** A graph input or output as the file declares it. */
 export interface OnnxValueSummary {
+  /** The value's name in the file. */
   name: string;
   /** With the batch axis; symbolic dimensions are their names, unknown ones -1. */
   shape: (number | string)[];
@@ -30,14 +31,25 @@ export interface OnnxValueSummary {
 
 /** What a file contains and how the loader treats each node ({@link inspectOnnx}). */
 export interface OnnxSummary {
+  /** The file's ONNX IR version. */
   irVersion: number;
   /** Opset of the default ONNX domain. */
   opset: number;
   /** `producer_name producer_version`, e.g. `'pytorch 1.13.0'`. */
   producer: string;
+  /** The graph input (initializers excluded); lrp-node supports exactly one. */
   inputs: OnnxValueSummary[];
+  /** The graph outputs; lrp-node supports exactly one. */
   outputs: OnnxValueSummary[];
-  nodes: { name: string; opType: string; supported: boolean }[];
+  /** Every node in file order. */
+  nodes: {
+    /** The node's name, or `<opType>_<index>` where the file gives none or a duplicate one. */
+    name: string;
+    /** The ONNX operator, e.g. `'Conv'`. */
+    opType: string;
+    /** False when the node is listed in `unsupported`. */
+    supported: boolean;
+  }[];
   /** Nodes lrp-node cannot convert, with the reason. */
   unsupported: UnsupportedNode[];
   /** Nodes that became no layer of their own: a trailing Softmax, a Pad folded into a Conv, a fused bias Add, … */

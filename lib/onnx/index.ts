@@ -27,7 +27,12 @@ async function readBytes(pathOrBytes: string | Uint8Array): Promise<{ bytes: Uin
  * const { graph, summary } = loadOnnxGraph(fs.readFileSync('model.onnx'));
  * console.log(graph.nodes.map((n) => n.name), summary.dropped);
  */
-export function loadOnnxGraph(bytes: Uint8Array, options: LoadOnnxOptions = {}): { graph: Graph; summary: OnnxSummary } {
+export function loadOnnxGraph(bytes: Uint8Array, options: LoadOnnxOptions = {}): {
+  /** The converted, canonized graph. */
+  graph: Graph;
+  /** What the file contains and what became of each node. */
+  summary: OnnxSummary;
+} {
   return convertOnnx(bytes, options);
 }
 

@@ -23,7 +23,12 @@ export interface Composite {
   /** Rules by node index (as in `model.layers`). */
   byIndex: Record<number, Rule>;
   /** A rule for the first layer (in graph order) whose type is in `types`. */
-  first?: { rule: Rule; types: FirstLayerType[] };
+  first?: {
+    /** The rule for that layer. */
+    rule: Rule;
+    /** Layer types that count as the first layer. */
+    types: FirstLayerType[];
+  };
   /** Rule for dense and conv2d layers nothing else covers. */
   linearDefault: Rule;
   /** Stabilizer of the Norm rule on average pools and residual adds. */
@@ -32,12 +37,21 @@ export interface Composite {
 
 /** Options of {@link composite}. */
 export interface CompositeOptions {
+  /** Name shown by `describe` and reports (default `'custom'`). */
   name?: string;
+  /** Rules by layer type, e.g. `{ conv2d: rules.zPlus() }`. */
   byType?: Partial<Record<LayerType, Rule>>;
+  /** Rules by layer name (ONNX node names for loaded models); every name must exist in the model. */
   byName?: Record<string, Rule>;
+  /** Rules by node index (as in `model.layers`). */
   byIndex?: Record<number, Rule>;
   /** A rule for the first dense/conv2d layer, or `{ rule, types }` to restrict which types count as "first". */
-  first?: Rule | { rule: Rule; types?: FirstLayerType[] };
+  first?: Rule | {
+    /** The rule for that layer. */
+    rule: Rule;
+    /** Layer types that count as the first layer (default both). */
+    types?: FirstLayerType[];
+  };
   /** Default `rules.epsilon()` (ε = 1e-6). */
   linearDefault?: Rule;
   /** Default 1e-6. */
@@ -80,9 +94,11 @@ export interface CompositeParams {
   gamma?: number;
   /** α and β of the alpha-beta rule (default 2 and 1). */
   alpha?: number;
+  /** β of the alpha-beta rule (default 1); α − β must be 1. */
   beta?: number;
   /** Bounds of the zBox rule on the first conv2d (required by epsilonGammaBox). */
   low?: number | TensorLike;
+  /** Upper bound of the zBox rule: a number or a tensor of the first conv2d's per-sample input shape (required by epsilonGammaBox). */
   high?: number | TensorLike;
 }
 

@@ -15,27 +15,102 @@ export interface StabilizerOptions {
 }
 
 /** LRP-0: `R_in = a ⊙ Wᵀ (R / stab(z))`. */
-export interface Lrp0Rule { rule: 'lrp0'; stabilizer: number; ignoreBias: boolean }
+export interface Lrp0Rule {
+  /** Always `'lrp0'`. */
+  rule: 'lrp0';
+  /** Added to the denominator with its sign (`+` at zero), as zennit's stabilizer. */
+  stabilizer: number;
+  /** Treat the layer's bias as zero: it then drops out of `z`, so it absorbs no relevance. */
+  ignoreBias: boolean;
+}
 /** LRP-ε: as LRP-0 with `epsilon` added to the denominator (with its sign). */
-export interface EpsilonRule { rule: 'epsilon'; epsilon: number; stabilizer: number; ignoreBias: boolean }
+export interface EpsilonRule {
+  /** Always `'epsilon'`. */
+  rule: 'epsilon';
+  /** Added to the denominator `z` with its sign (`+` at zero); it is the rule's only stabilizer, as in zennit's `Epsilon`. */
+  epsilon: number;
+  /** Not used by this rule (`epsilon` stabilizes the denominator); kept so every weighted rule has the field. */
+  stabilizer: number;
+  /** Treat the layer's bias as zero: it then drops out of `z`, so it absorbs no relevance. */
+  ignoreBias: boolean;
+}
 /** LRP-z⁺: only positive contributions (`W⁺a⁺ + W⁻a⁻ + b⁺`). */
-export interface ZPlusRule { rule: 'zPlus'; stabilizer: number; ignoreBias: boolean }
+export interface ZPlusRule {
+  /** Always `'zPlus'`. */
+  rule: 'zPlus';
+  /** Added to the denominator with its sign (`+` at zero), as zennit's stabilizer. */
+  stabilizer: number;
+  /** Treat the layer's bias as zero: `b⁺` then drops out of the denominator. */
+  ignoreBias: boolean;
+}
 /** LRP-αβ with α − β = 1. */
-export interface AlphaBetaRule { rule: 'alphaBeta'; alpha: number; beta: number; stabilizer: number; ignoreBias: boolean }
+export interface AlphaBetaRule {
+  /** Always `'alphaBeta'`. */
+  rule: 'alphaBeta';
+  /** Weight α ≥ 0 of the positive contributions' share (`W⁺a⁺ + W⁻a⁻ + b⁺`). */
+  alpha: number;
+  /** Weight β ≥ 0 of the negative contributions' share (`W⁻a⁺ + W⁺a⁻ + b⁻`), which is subtracted; α − β = 1. */
+  beta: number;
+  /** Added to the denominator with its sign (`+` at zero), as zennit's stabilizer. */
+  stabilizer: number;
+  /** Treat the layer's bias as zero: `b⁺` and `b⁻` then drop out of the two denominators. */
+  ignoreBias: boolean;
+}
 /** LRP-γ (zennit's generalised form, with the sign of `z` as a mask). */
-export interface GammaRule { rule: 'gamma'; gamma: number; stabilizer: number; ignoreBias: boolean }
+export interface GammaRule {
+  /** Always `'gamma'`. */
+  rule: 'gamma';
+  /** γ ≥ 0: how much contributions that agree with the output's sign are boosted (weights `W + γW⁺` / `W + γW⁻`); 0 is LRP-0. */
+  gamma: number;
+  /** Added to the denominator with its sign (`+` at zero), as zennit's stabilizer. */
+  stabilizer: number;
+  /** Treat the layer's bias as zero: `b + γb⁺` and `b + γb⁻` then drop out of the denominators. */
+  ignoreBias: boolean;
+}
 /** Flat: relevance spread uniformly over each output's receptive field. */
-export interface FlatRule { rule: 'flat'; stabilizer: number }
+export interface FlatRule {
+  /** Always `'flat'`. */
+  rule: 'flat';
+  /** Added to the denominator with its sign (`+` at zero), as zennit's stabilizer. */
+  stabilizer: number;
+}
 /** w²: relevance spread in proportion to the squared weights (the bias is squared too unless ignored). */
-export interface WSquareRule { rule: 'wSquare'; stabilizer: number; ignoreBias: boolean }
+export interface WSquareRule {
+  /** Always `'wSquare'`. */
+  rule: 'wSquare';
+  /** Added to the denominator with its sign (`+` at zero), as zennit's stabilizer. */
+  stabilizer: number;
+  /** Treat the layer's bias as zero: `b²` then drops out of the denominator. */
+  ignoreBias: boolean;
+}
 /** zᴮ (box rule) for inputs bounded by `low` and `high` (scalars or tensors of the layer's input shape). */
-export interface ZBoxRule { rule: 'zBox'; low: number | Tensor; high: number | Tensor; stabilizer: number }
+export interface ZBoxRule {
+  /** Always `'zBox'`. */
+  rule: 'zBox';
+  /** Lowest value each input element can take: a number, or a tensor of the layer's per-sample input shape. */
+  low: number | Tensor;
+  /** Highest value each input element can take: a number, or a tensor of the layer's per-sample input shape. */
+  high: number | Tensor;
+  /** Added to the denominator with its sign (`+` at zero), as zennit's stabilizer. */
+  stabilizer: number;
+}
 /** Pass: relevance goes through unchanged (element-wise activations, unmerged BatchNorm). */
-export interface PassRule { rule: 'pass' }
+export interface PassRule {
+  /** Always `'pass'`. */
+  rule: 'pass';
+}
 /** Norm: relevance split in proportion to the inputs' values (average pooling, residual sums). */
-export interface NormRule { rule: 'norm'; stabilizer: number }
+export interface NormRule {
+  /** Always `'norm'`. */
+  rule: 'norm';
+  /** Added to the denominator (the sum, or for average pooling the average) with its sign (`+` at zero). */
+  stabilizer: number;
+}
 /** Gradient: relevance follows the layer's gradient (max pooling to the arg-max, reshapes, padding, concat). */
-export interface GradientRule { rule: 'gradient' }
+export interface GradientRule {
+  /** Always `'gradient'`. */
+  rule: 'gradient';
+}
 
 /** Any rule. */
 export type Rule =

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 // @ts-expect-error: a plain .mjs script without declarations
 import { checkPackContents, ensurePackInputs, packProject, ROOT } from '../../scripts/pack-check.mjs';
+import { hostSymbols } from '../native/host-symbols';
 
 interface Packed { tarball: string; size: number; unpackedSize: number; files: { path: string; size: number }[] }
 
@@ -134,7 +135,6 @@ test.serial('the TypeScript declarations type-check a consumer (CommonJS and ESM
   t.timeout(180_000, 'tsc');
   if (!installedOk) return t.fail('the install step failed');
   const usage = `
-import { hostSymbols } from '../native/host-symbols';
 import { sequential, dense, relu, conv2d, flatten, composites, composite, rules, isLrpError,
   type ExplainResult, type ExplainOptions, type Model, type ConservationReport, type Composite } from 'lrp-node';
 
