@@ -18,6 +18,8 @@
  * - `E_NATIVE`: the native addon could not be loaded or failed unexpectedly.
  * - `E_USAGE`: the command line was used wrongly.
  * - `E_MEMORY_BUDGET`: the work would need more memory than the configured budget.
+ * - `E_DEVICE`: the requested compute device is unavailable (CUDA not built into the addon, no NVIDIA driver or one
+ *   too old, no CUDA device, or a GPU this build cannot run).
  */
 export type LrpErrorCode =
   | 'E_SHAPE'
@@ -34,12 +36,13 @@ export type LrpErrorCode =
   | 'E_DISPOSED'
   | 'E_NATIVE'
   | 'E_USAGE'
-  | 'E_MEMORY_BUDGET';
+  | 'E_MEMORY_BUDGET'
+  | 'E_DEVICE';
 
 /** Every code an {@link LrpError} can carry. */
 export const LRP_ERROR_CODES: readonly LrpErrorCode[] = [
   'E_SHAPE', 'E_INPUT', 'E_NON_FINITE', 'E_ARGUMENT', 'E_RULE', 'E_TARGET', 'E_CONSERVATION',
-  'E_UNSUPPORTED_OP', 'E_MODEL', 'E_TOO_LARGE', 'E_IO', 'E_DISPOSED', 'E_NATIVE', 'E_USAGE', 'E_MEMORY_BUDGET',
+  'E_UNSUPPORTED_OP', 'E_MODEL', 'E_TOO_LARGE', 'E_IO', 'E_DISPOSED', 'E_NATIVE', 'E_USAGE', 'E_MEMORY_BUDGET', 'E_DEVICE',
 ];
 
 /** The error thrown (or rejected) by every lrp-node API, with a stable {@link LrpErrorCode}. */

@@ -2,6 +2,13 @@
 import * as path from 'node:path';
 import { LrpError } from './errors';
 
+/**
+ * Where a model runs: `'cpu'` (the default), `'cuda'` (an NVIDIA GPU; the addon must be built with
+ * `npm run build:cuda`, and it fails with `E_DEVICE` saying what is missing, never falling back), or `'auto'` (CUDA
+ * when it is built and a GPU is usable, else the CPU).
+ */
+export type Device = 'cpu' | 'cuda' | 'auto';
+
 /** A layer as the native engine receives it (see native/addon/plan_from_js.cc). */
 export interface NativeNode {
   op: string;
@@ -65,13 +72,15 @@ export interface NativeModel {
   explain(args: NativeExplainArgs): Promise<void>;
   forward(args: { input: Float32Array; batch: number; logits: Float32Array; threads: number }): Promise<void>;
   dispose(): void;
+  /** The backend this model runs on: `'cpu'` or `'cuda'`. */
+  backend(): string;
   /** Bytes of native memory held (weights and cached derived weights). */
   memoryBytes(): number;
 }
 
 /** What the addon exports. */
 export interface NativeAddon {
-  NativeModel: new (spec: { inputShape: number[]; nodes: NativeNode[] }) => NativeModel;
+  NativeModel: new (spec: { inputShape: number[]; nodes: NativeNode[]; device?: Device }) => NativeModel;
   /** Node-API version the addon was built for. */
   napiVersion: number;
   /** Description of the compute backend (instruction set, threads). */

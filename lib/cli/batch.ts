@@ -11,6 +11,7 @@ import { formatParams, toJson } from './format';
 import {
   type CsvCliOptions, type ImageCliOptions, type LoadedInput, concatInputs, fitToModel, imageTensorOptions, loadInput,
 } from './inputs';
+import type { Device } from '../native';
 import { hasFixedSampleShape, loadModel, readModelFile } from './load-model';
 import { createProgress } from './progress';
 import { type HeatmapCliOptions, writeHeatmap } from './render';
@@ -29,6 +30,8 @@ export interface BatchSettings {
   target: Target;
   choice: CompositeChoice;
   threads?: number;
+  /** Compute device (`--device`). */
+  device?: Device;
   image: ImageCliOptions;
   csv: CsvCliOptions;
   /** Features per side in the summary of CSV rows (default all). */
@@ -178,7 +181,7 @@ export async function runBatch(settings: BatchSettings, io: CliIo, context: CliC
       }
       if (model === undefined) {
         // The first readable input fixes the per-sample dimensions that the model file leaves open.
-        model = await loadModel(onnx, bytes, hasFixedSampleShape(declared) ? undefined : input.shape);
+        model = await loadModel(onnx, bytes, hasFixedSampleShape(declared) ? undefined : input.shape, settings.device);
         checkDrawable(settings, model.inputShape);
       }
       try {

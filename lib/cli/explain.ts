@@ -15,6 +15,7 @@ import {
   type CsvCliOptions, type LoadedInput, collectInputs, fitToModel, imageTensorOptions, inputKind, loadCsvInput, loadNpyInput,
   parseImageOptions, parseNameList,
 } from './inputs';
+import type { Device } from '../native';
 import { loadModel, readModelFile } from './load-model';
 import { type HeatmapCliOptions, parseHeatmapOptions, writeHeatmap } from './render';
 import { type LayerReportRow, type RowFeatures, formatLayerReport, formatRowFeatures, layerReport, rankRows, writeLayerRelevance } from './report';
@@ -51,6 +52,8 @@ What to explain:
                         (a class per sample) or float [N, classes] (the output relevance); not in batch mode
 ${COMPOSITE_HELP}
   --threads N           compute threads (default: all cores)
+  --device D            compute device: cpu (default), cuda (an NVIDIA GPU; needs an addon built with
+                        npm run build:cuda) or auto (cuda when built and a GPU is present)
 
 Images:
   --size N | HxW        resize to N×N or H×W (default: the model's input size, else the image's own)
@@ -219,6 +222,13 @@ function heatmapFile(values: ParsedCommandLine['values'], batch: boolean): strin
   return String(value);
 }
 
+/** `--device`: cpu, cuda or auto. */
+function parseDevice(value: unknown): Device | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'cpu' || value === 'cuda' || value === 'auto') return value;
+  throw usageError(`--device must be cpu, cuda or auto, got '${String(value)}'`, 'explain');
+}
+
 async function run(args: ParsedCommandLine, io: CliIo, context: CliContext): Promise<number> {
   const { values, positionals } = args;
   if (positionals.length === 0) throw usageError('missing MODEL.onnx', 'explain');
@@ -228,6 +238,7 @@ async function run(args: ParsedCommandLine, io: CliIo, context: CliContext): Pro
   const targetOption = parseTargetOption(values.target as string | undefined);
   const choice = parseComposite(values, 'explain');
   const threads = parseIntegerOption(values, 'threads', 'explain', 1024);
+  const device = parseDevice(values.device);
   const imageOptions = parseImageOptions(values);
   const heatmapPath = heatmapFile(values, batch);
   const heatmap: HeatmapCliOptions | undefined = heatmapPath !== undefined ? parseHeatmapOptions(values) : undefined;
@@ -258,7 +269,7 @@ async function run(args: ParsedCommandLine, io: CliIo, context: CliContext): Pro
     }
     return runBatch({
       modelPath, files, outputDir, summaryPath: typeof values.summary === 'string' ? values.summary : path.join(outputDir, 'summary.jsonl'),
-      batchSize, target: targetOption.kind === 'class' ? targetOption.value : 'argmax', choice, threads,
+      batchSize, target: targetOption.kind === 'class' ? targetOption.value : 'argmax', choice, threads, device,
       image: imageOptions, csv: csvOptions, top, heatmap, quiet: values.quiet === true, json,
     }, io, context);
   }
@@ -286,7 +297,7 @@ async function run(args: ParsedCommandLine, io: CliIo, context: CliContext): Pro
     loaded = { input: npyOrCsv! };
   }
 
-  const model = await loadModel(onnx, bytes, loaded.input.shape);
+  const model = await loadModel(onnx, bytes, loaded.input.shape, device);
   try {
     const input = fitToModel(loaded.input, model.inputShape);
     let target: Target = 'argmax';
@@ -327,6 +338,7 @@ export const explainCommand: Command = {
     output: { type: 'string', short: 'o' },
     target: { type: 'string', short: 't' },
     threads: { type: 'string' },
+    device: { type: 'string' },
     json: { type: 'boolean' },
     image: { type: 'string', multiple: true },
     size: { type: 'string' },

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import { LrpError } from '../errors';
 import type { Model } from '../model/model';
+import type { Device } from '../native';
 
 /** The part of the ONNX loader's API the command line uses. */
 export type OnnxModule = typeof import('../onnx/index');
@@ -28,16 +29,19 @@ export function hasFixedSampleShape(declared: readonly unknown[] | undefined): b
 
 /**
  * Loads a model. When the file leaves per-sample dimensions open (a symbolic height/width), they are taken from
- * `inputShape` (the input's shape with or without its batch axis), the only place they can come from.
+ * `inputShape` (the input's shape with or without its batch axis), the only place they can come from. `device` picks
+ * the compute device (`--device`).
  */
-export async function loadModel(onnx: OnnxModule, bytes: Uint8Array, inputShape?: readonly number[]): Promise<Model> {
+export async function loadModel(
+  onnx: OnnxModule, bytes: Uint8Array, inputShape?: readonly number[], device?: Device,
+): Promise<Model> {
   if (inputShape !== undefined) {
     const summary = await onnx.inspectOnnx(bytes);
     const declared = summary.inputs[0]?.shape as readonly unknown[] | undefined;
     if (declared !== undefined && !hasFixedSampleShape(declared)) {
       const perSample = inputShape.length === declared.length ? inputShape.slice(1) : [...inputShape];
-      return onnx.loadOnnx(bytes, { inputShape: perSample });
+      return onnx.loadOnnx(bytes, { inputShape: perSample, device });
     }
   }
-  return onnx.loadOnnx(bytes);
+  return onnx.loadOnnx(bytes, { device });
 }

@@ -1,7 +1,7 @@
 // The Model class: a validated graph bound to the native engine, with explain(), predict() and describe().
 import * as os from 'node:os';
 import { LrpError } from '../errors';
-import { type NativeModel, loadNative } from '../native';
+import { type Device, type NativeModel, loadNative } from '../native';
 import { assignRules } from '../rules/assign';
 import { type Composite, type CompositeParams, compositeByName, composites } from '../rules/composites';
 import { type Rule, describeRule } from '../rules/rules';
@@ -155,6 +155,8 @@ export interface LayerRuleInfo extends LayerInfo {
 export interface ModelOptions {
   /** Human-readable name. */
   name?: string;
+  /** Compute device (default `'cpu'`); see {@link Device}. */
+  device?: Device;
 }
 
 /** The default `maxMemoryBytes`: a quarter of the machine's memory, at most 4 GiB. */
@@ -189,7 +191,11 @@ export class Model {
     this.name = options.name ?? 'model';
     const addon = loadNative();
     try {
-      this.native = new addon.NativeModel(graphToNative(graph));
+      const device = options.device ?? 'cpu';
+      if (device !== 'cpu' && device !== 'cuda' && device !== 'auto') {
+        throw new LrpError('E_ARGUMENT', `device must be 'cpu', 'cuda' or 'auto', got '${String(device)}'`);
+      }
+      this.native = new addon.NativeModel({ ...graphToNative(graph), device });
     } catch (error) {
       throw wrapNativeError(error);
     }
@@ -353,6 +359,11 @@ export class Model {
       this.native.dispose();
       this.native = null;
     }
+  }
+
+  /** The backend the model runs on (`'cpu'` or `'cuda'`; with `device: 'auto'` it says which was picked). */
+  get backend(): string {
+    return this.requireNative().backend();
   }
 
   /** True after {@link Model.dispose}. */

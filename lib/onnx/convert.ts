@@ -1,5 +1,6 @@
 // The ONNX → Graph conversion driver: decoding, validation, node order, running the mappers, one error for all.
 import { LrpError, isLrpError } from '../errors';
+import type { Device } from '../native';
 import { type Graph, GraphBuilder } from '../model/graph';
 import {
   type ConversionState, type DroppedNode, NodeUnsupported, OnnxNode, type UnsupportedNode, type Value, materialize,
@@ -17,6 +18,8 @@ export interface LoadOnnxOptions {
   inputShape?: number[];
   /** Largest element count accepted for one declared tensor (default 2^28); larger ones throw `E_TOO_LARGE`. */
   maxTensorElements?: number;
+  /** Compute device of the loaded model (default `'cpu'`); see `Device`. Ignored by `loadOnnxGraph`. */
+  device?: Device;
 }
 
 /** A graph input or output as the file declares it. */

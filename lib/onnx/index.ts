@@ -47,7 +47,7 @@ export function loadOnnxGraph(bytes: Uint8Array, options: LoadOnnxOptions = {}):
 export async function loadOnnx(pathOrBytes: string | Uint8Array, options: LoadOnnxOptions = {}): Promise<Model> {
   const { bytes, name } = await readBytes(pathOrBytes);
   const { graph } = convertOnnx(bytes, options);
-  return new Model(graph, { name: name ?? 'onnx-model' });
+  return new Model(graph, { name: name ?? 'onnx-model', device: options.device });
 }
 
 /**

@@ -102,7 +102,7 @@ export interface CompositeParams {
   high?: number | TensorLike;
 }
 
-const eps = (p: CompositeParams): Rule => rules.epsilon({ epsilon: p.epsilon, stabilizer: p.stabilizer });
+const eps = (p: CompositeParams): Rule => rules.epsilon({ epsilon: p.epsilon });
 const zPlus = (p: CompositeParams): Rule => rules.zPlus({ stabilizer: p.stabilizer });
 const alpha2beta1 = (p: CompositeParams): Rule => rules.alphaBeta({ alpha: 2, beta: 1, stabilizer: p.stabilizer });
 const flat = (p: CompositeParams): Rule => rules.flat({ stabilizer: p.stabilizer });

@@ -29,8 +29,6 @@ export interface EpsilonRule {
   rule: 'epsilon';
   /** Added to the denominator `z` with its sign (`+` at zero); it is the rule's only stabilizer, as in zennit's `Epsilon`. */
   epsilon: number;
-  /** Not used by this rule (`epsilon` stabilizes the denominator); kept so every weighted rule has the field. */
-  stabilizer: number;
   /** Treat the layer's bias as zero: it then drops out of `z`, so it absorbs no relevance. */
   ignoreBias: boolean;
 }
@@ -149,10 +147,9 @@ export const rules = {
     return { rule: 'lrp0', stabilizer: stabilizerOf(options, 'lrp0'), ignoreBias: ignoreBiasOf(options) };
   },
   /** LRP-ε (default ε = 1e-6, as zennit). */
-  epsilon(options: { epsilon?: number } & StabilizerOptions & BiasOptions = {}): EpsilonRule {
+  epsilon(options: { epsilon?: number } & BiasOptions = {}): EpsilonRule {
     return {
-      rule: 'epsilon', epsilon: finiteNumber(options.epsilon ?? 1e-6, 'epsilon: epsilon', 0),
-      stabilizer: stabilizerOf(options, 'epsilon'), ignoreBias: ignoreBiasOf(options),
+      rule: 'epsilon', epsilon: finiteNumber(options.epsilon ?? 1e-6, 'epsilon: epsilon', 0), ignoreBias: ignoreBiasOf(options),
     };
   },
   /** LRP-z⁺. */

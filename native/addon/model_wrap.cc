@@ -26,19 +26,46 @@ T requireTyped(const Napi::Object& args, const char* key, napi_typedarray_type t
   return array;
 }
 
+// The backend named by the plan's `device` field: 'cpu' (the default), 'cuda', or 'auto' (CUDA when this build has it
+// and a GPU is usable, else the CPU). 'cuda' never falls back: it fails with E_DEVICE saying what is missing.
+std::unique_ptr<Backend> backendFor(const Napi::Object& spec) {
+  Napi::Value value = spec.Get("device");
+  std::string device = "cpu";
+  if (!value.IsUndefined() && !value.IsNull()) {
+    if (!value.IsString()) throw Error("E_ARGUMENT", "device must be 'cpu', 'cuda' or 'auto'");
+    device = value.As<Napi::String>().Utf8Value();
+  }
+  if (device == "cpu") return makeCpuBackend();
+  if (device != "cuda" && device != "auto") throw Error("E_ARGUMENT", "device must be 'cpu', 'cuda' or 'auto', got '" + device + "'");
+#ifdef LRP_WITH_CUDA
+  if (device == "cuda") return makeCudaBackend(0);
+  try {
+    return makeCudaBackend(0);
+  } catch (const Error& error) {
+    if (error.code() != "E_DEVICE") throw;
+    return makeCpuBackend();
+  }
+#else
+  if (device == "cuda") throw Error("E_DEVICE", "lrp-node was built without CUDA; rebuild with npm run build:cuda");
+  return makeCpuBackend();
+#endif
+}
+
 }  // namespace
 
 Napi::Function ModelWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeModel",
                      {InstanceMethod("explain", &ModelWrap::Explain), InstanceMethod("forward", &ModelWrap::Forward),
-                      InstanceMethod("dispose", &ModelWrap::Dispose), InstanceMethod("memoryBytes", &ModelWrap::MemoryBytes)});
+                      InstanceMethod("dispose", &ModelWrap::Dispose), InstanceMethod("memoryBytes", &ModelWrap::MemoryBytes),
+                      InstanceMethod("backend", &ModelWrap::Backend)});
 }
 
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
   Napi::Env env = info.Env();
   try {
     if (info.Length() < 1 || !info[0].IsObject()) throw Error("E_INPUT", "NativeModel expects a plan object");
-    model_ = std::make_shared<Model>(planFromJs(info[0].As<Napi::Object>()), makeCpuBackend());
+    Plan plan = planFromJs(info[0].As<Napi::Object>());
+    model_ = std::make_shared<Model>(std::move(plan), backendFor(info[0].As<Napi::Object>()));
   } catch (const Error& error) {
     throwJs(env, error.code(), error.what());
   } catch (const std::bad_alloc&) {
@@ -157,6 +184,11 @@ Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::MemoryBytes(const Napi::CallbackInfo& info) {
   std::shared_ptr<Model> model = require(info.Env());
   return Napi::Number::New(info.Env(), double(model->memoryBytes()));
+}
+
+Napi::Value ModelWrap::Backend(const Napi::CallbackInfo& info) {
+  std::shared_ptr<Model> model = require(info.Env());
+  return Napi::String::New(info.Env(), model->backend().name());
 }
 
 }  // namespace lrp::addon

@@ -18,6 +18,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value MemoryBytes(const Napi::CallbackInfo& info);
+  Napi::Value Backend(const Napi::CallbackInfo& info);
   std::shared_ptr<Model> require(Napi::Env env);
 
   // Shared with in-flight calls: dispose() drops this reference, a running call keeps the model alive until it ends.

@@ -108,4 +108,10 @@ class Buffer {
 
 std::unique_ptr<Backend> makeCpuBackend();
 
+#ifdef LRP_WITH_CUDA
+// The CUDA backend on GPU `device` (native/cuda). Throws lrp::Error E_DEVICE saying what is missing: the driver (or
+// one too old for this build), or a CUDA device.
+std::unique_ptr<Backend> makeCudaBackend(int device);
+#endif
+
 }  // namespace lrp

@@ -1,0 +1,443 @@
+// The engine tested without Node: every model.json golden of test/fixtures/refs on the CPU backend (and on CUDA when
+// built with it and a GPU is present), CUDA against CPU on random plans, and --bench: vgg-cifar / resnet18-64 shaped
+// random-weight plans at batch 128 and 1024, CPU against CUDA. Exit status 0 when every check passes.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../engine/backend.h"
+#include "../engine/error.h"
+#include "../engine/executor.h"
+#include "../engine/model.h"
+#include "test_plans.h"
+
+#ifndef LRP_REFS_DIR
+#define LRP_REFS_DIR "test/fixtures/refs"
+#endif
+
+namespace {
+
+using namespace lrp;
+using namespace lrp::test;
+
+struct Options {
+  std::string refs = LRP_REFS_DIR;
+  bool bench = false;
+  bool requireCuda = false;  // fail (instead of skipping) when the CUDA backend cannot run
+  std::string out;           // bench report (markdown)
+  int threads = std::max(1u, std::thread::hardware_concurrency());
+  double benchSeconds = 200;  // CPU runs that would not fit in what is left of this are skipped
+  std::vector<int> batches{128, 1024};
+};
+
+enum class Device { Cpu, Cuda };
+
+std::unique_ptr<Backend> makeBackend(Device device) {
+  if (device == Device::Cpu) return makeCpuBackend();
+#ifdef LRP_WITH_CUDA
+  return makeCudaBackend(0);
+#else
+  throw Error("E_DEVICE", "lrp-node was built without CUDA; rebuild with npm run build:cuda");
+#endif
+}
+
+// Whether the CUDA backend can run here; `why` says what is missing when it cannot.
+bool cudaAvailable(std::string* why) {
+  try {
+    std::unique_ptr<Backend> backend = makeBackend(Device::Cuda);
+    *why = backend->name();
+    return true;
+  } catch (const Error& error) {
+    *why = std::string(error.code()) + ": " + error.what();
+    return false;
+  }
+}
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+struct Result {
+  std::vector<float> relevance, logits;
+  std::vector<int32_t> targets;
+  double seconds = 0;
+};
+
+Result explainBatch(Model& model, const std::vector<float>& input, int batch, const std::vector<RuleParams>& rules,
+                    const std::vector<int32_t>* targets, int threads) {
+  const Plan& plan = model.plan();
+  const int64_t inSize = shapeSize(plan.inputShape), outSize = shapeSize(plan.layers.back().outputShape);
+  Result result;
+  result.relevance.assign(size_t(batch * inSize), 0.f);
+  result.logits.assign(size_t(batch * outSize), 0.f);
+  result.targets.assign(size_t(batch), -1);
+  std::vector<double> sums(size_t(batch) * plan.layers.size() * 2);
+  ExplainRequest request;
+  request.input = input.data();
+  request.batch = batch;
+  request.rules = rules;
+  request.threads = threads;
+  if (targets) {
+    request.targetMode = TargetMode::Indices;
+    request.targets = *targets;
+  }
+  request.relevance = result.relevance.data();
+  request.logits = result.logits.data();
+  request.targetsOut = result.targets.data();
+  request.layerSums = sums.data();
+  const double start = now();
+  explain(model, request);
+  result.seconds = now() - start;
+  return result;
+}
+
+// max over samples of max|R − R_ref| / max|R_ref| (shared/refs/README.md), R_ref given as doubles.
+double relativeError(const float* r, const double* reference, int batch, int64_t size) {
+  double worst = 0;
+  for (int n = 0; n < batch; ++n) {
+    double diff = 0, scale = 0;
+    for (int64_t i = 0; i < size; ++i) {
+      const double a = r[n * size + i], b = reference[n * size + i];
+      if (!std::isfinite(a)) return INFINITY;
+      diff = std::max(diff, std::fabs(a - b));
+      scale = std::max(scale, std::fabs(b));
+    }
+    worst = std::max(worst, scale > 0 ? diff / scale : diff);
+  }
+  return worst;
+}
+
+double relativeError(const std::vector<float>& r, const std::vector<float>& reference, int batch) {
+  std::vector<double> wide(reference.begin(), reference.end());
+  return relativeError(r.data(), wide.data(), batch, int64_t(r.size()) / batch);
+}
+
+// Every sequential golden case, every composite, against the zennit relevance with the case's tolerance.
+int testGoldens(const Options& options, bool cuda) {
+  const Json cases = readJson(options.refs + "/cases.json");
+  int failures = 0, checks = 0;
+  for (const Json& entry : cases.array) {
+    const std::string name = entry["name"].str();
+    if (entry["sequential"].isNull()) {
+      std::printf("golden %-11s skipped: no model.json (residual model; its golden is checked through the ONNX loader)\n", name.c_str());
+      continue;
+    }
+    const Plan plan = loadSequentialModel(options.refs + "/" + name);
+    const NpyArray input = readNpy(options.refs + "/" + entry["input"].str());
+    const NpyArray target = readNpy(options.refs + "/" + entry["target"].str());
+    const int batch = int(input.shape[0]);
+    const int64_t inSize = input.size() / batch;
+    const std::vector<float> x = input.toFloat();
+    std::vector<int32_t> targets(target.values.begin(), target.values.end());
+    Model cpuModel(plan, makeBackend(Device::Cpu));
+    std::unique_ptr<Model> cudaModel;
+    if (cuda) cudaModel = std::make_unique<Model>(plan, makeBackend(Device::Cuda));
+    for (const Json& attribution : entry["attributions"].array) {
+      const std::string composite = attribution["composite"].str();
+      const double tolerance = attribution["tolerance"].num();
+      const std::vector<RuleParams> rules = compositeRules(plan, composite, CompositeParams::fromJson(attribution["params"]));
+      const NpyArray golden = readNpy(options.refs + "/" + attribution["relevance"].str());
+      const Result cpu = explainBatch(cpuModel, x, batch, rules, &targets, options.threads);
+      const double cpuError = relativeError(cpu.relevance.data(), golden.values.data(), batch, inSize);
+      bool ok = cpuError <= tolerance;
+      ++checks;
+      std::printf("golden %-11s %-21s cpu %.3e", name.c_str(), composite.c_str(), cpuError);
+      if (cudaModel) {
+        const Result gpu = explainBatch(*cudaModel, x, batch, rules, &targets, options.threads);
+        const double gpuError = relativeError(gpu.relevance.data(), golden.values.data(), batch, inSize);
+        const double gpuVsCpu = relativeError(gpu.relevance, cpu.relevance, batch);
+        std::printf("  cuda %.3e  cuda-vs-cpu %.3e", gpuError, gpuVsCpu);
+        ok = ok && gpuError <= tolerance && gpuVsCpu <= tolerance;
+        checks += 2;
+      }
+      std::printf("  (tolerance %.3e) %s\n", tolerance, ok ? "ok" : "FAIL");
+      if (!ok) ++failures;
+    }
+  }
+  std::printf("golden: %d checks, %d failing composites\n", checks, failures);
+  return failures;
+}
+
+// A plan that touches every layer kind and geometry the backends implement: BatchNorm unmerged, grouped/strided/
+// dilated conv, padding, average pool with ceil mode and count_include_pad false, concat, max pool with overlapping
+// windows, residual add, global average pool, every activation.
+Plan operationsPlan() {
+  PlanBuilder b({4, 13, 11}, 7);
+  int x = b.conv(-1, 8, 3, 1, 1);
+  x = b.batchNorm(x);
+  x = b.unary(LayerKind::LeakyRelu, x, 0.1f);
+  x = b.conv(x, 8, 3, 2, 2, 2, 2);
+  x = b.unary(LayerKind::Elu, x, 1.f);
+  x = b.pad(x, {1, 0, 2, 1});
+  x = b.pool(LayerKind::AvgPool2d, x, 3, 2, 1, true, false);
+  int left = b.unary(LayerKind::Gelu, b.conv(x, 6, 1, 1, 0));
+  int right = b.unary(LayerKind::Sigmoid, b.conv(x, 6, 3, 1, 1, 1, 1, false));
+  int joined = b.concat({left, right});
+  int pooled = b.pool(LayerKind::MaxPool2d, joined, 3, 1, 1, true);
+  int branch = b.unary(LayerKind::Tanh, b.conv(pooled, 12, 3, 1, 1));
+  int sum = b.add({branch, pooled});
+  x = b.unary(LayerKind::Gelu, sum, 0.f, 1);
+  x = b.pool(LayerKind::AvgPool2d, x, 2, 1, 0);
+  x = b.globalAvgPool(x);
+  x = b.flatten(x);
+  x = b.dense(x, 16);
+  x = b.unary(LayerKind::Relu, x);
+  b.dense(x, 7);
+  return b.plan();
+}
+
+// vgg-cifar of shared/bench: 6 convs 3×3 (64-64-128-128-256-256), 3 max-pools, dense 4096→512→10.
+Plan vggCifarPlan() {
+  PlanBuilder b({3, 32, 32}, 11);
+  int x = -1;
+  const int widths[3] = {64, 128, 256};
+  for (int stage = 0; stage < 3; ++stage) {
+    x = b.unary(LayerKind::Relu, b.conv(x, widths[stage], 3, 1, 1));
+    x = b.unary(LayerKind::Relu, b.conv(x, widths[stage], 3, 1, 1));
+    x = b.pool(LayerKind::MaxPool2d, x, 2, 2, 0);
+  }
+  x = b.flatten(x);
+  x = b.unary(LayerKind::Relu, b.dense(x, 512));
+  b.dense(x, 10);
+  return b.plan();
+}
+
+// resnet18-64 of shared/bench: stem conv 3×3 (32) + max-pool 3×3/2, 8 basic blocks 32-64-128-256 with 1×1 stride-2
+// projection shortcuts, BatchNorm fused (convs with bias), global average pool, dense 256→100.
+Plan resnet18Plan() {
+  PlanBuilder b({3, 64, 64}, 13);
+  int x = b.unary(LayerKind::Relu, b.conv(-1, 32, 3, 1, 1));
+  x = b.pool(LayerKind::MaxPool2d, x, 3, 2, 1);
+  const int widths[4] = {32, 64, 128, 256};
+  for (int stage = 0; stage < 4; ++stage) {
+    for (int block = 0; block < 2; ++block) {
+      const int stride = stage > 0 && block == 0 ? 2 : 1;
+      int h = b.unary(LayerKind::Relu, b.conv(x, widths[stage], 3, stride, 1));
+      h = b.conv(h, widths[stage], 3, 1, 1);
+      const int shortcut = stride == 2 ? b.conv(x, widths[stage], 1, 2, 0) : x;
+      x = b.unary(LayerKind::Relu, b.add({h, shortcut}));
+    }
+  }
+  x = b.flatten(b.globalAvgPool(x));
+  b.dense(x, 100);
+  return b.plan();
+}
+
+std::vector<float> randomInput(const Plan& plan, int batch, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> value(-1.f, 1.f);
+  std::vector<float> x(size_t(batch * shapeSize(plan.inputShape)));
+  for (float& v : x) v = value(rng);
+  return x;
+}
+
+const char* const kAllComposites[] = {"epsilon", "epsilon-plus", "epsilon-alpha2-beta1", "epsilon-plus-flat", "epsilon-gamma-box",
+                                      "zplus", "gamma", "alpha-beta", "wsquare-epsilon"};
+
+// CUDA against CPU on random plans, every composite, plus zBox with per-element bounds.
+int testCudaAgainstCpu(const Options& options) {
+  struct Case {
+    const char* name;
+    Plan plan;
+    int batch;
+  };
+  Case cases[] = {{"operations", operationsPlan(), 5}, {"vgg-cifar", vggCifarPlan(), 3}, {"resnet18-64", resnet18Plan(), 2}};
+  constexpr double kTolerance = 1e-3;
+  int failures = 0;
+  for (Case& c : cases) {
+    Model cpuModel(c.plan, makeBackend(Device::Cpu));
+    Model cudaModel(c.plan, makeBackend(Device::Cuda));
+    const std::vector<float> x = randomInput(c.plan, c.batch, 5);
+    std::vector<std::string> composites(std::begin(kAllComposites), std::end(kAllComposites));
+    composites.push_back("epsilon-gamma-box/tensor-bounds");
+    for (const std::string& name : composites) {
+      const bool tensorBounds = name.find('/') != std::string::npos;
+      std::vector<RuleParams> rules = compositeRules(c.plan, name.substr(0, name.find('/')), CompositeParams{});
+      if (tensorBounds) {
+        for (RuleParams& r : rules) {
+          if (r.kind != RuleKind::ZBox) continue;
+          const int64_t size = shapeSize(c.plan.inputShape);
+          for (int64_t i = 0; i < size; ++i) {
+            r.lowTensor.push_back(-1.f - 0.001f * float(i % 7));
+            r.highTensor.push_back(1.f + 0.002f * float(i % 5));
+          }
+        }
+      }
+      const Result cpu = explainBatch(cpuModel, x, c.batch, rules, nullptr, options.threads);
+      const Result gpu = explainBatch(cudaModel, x, c.batch, rules, nullptr, options.threads);
+      const double relevanceError = relativeError(gpu.relevance, cpu.relevance, c.batch);
+      const double logitError = relativeError(gpu.logits, cpu.logits, c.batch);
+      const bool ok = relevanceError <= kTolerance && logitError <= 1e-4 && gpu.targets == cpu.targets;
+      std::printf("cuda-vs-cpu %-12s %-32s relevance %.3e logits %.3e %s\n", c.name, name.c_str(), relevanceError, logitError,
+                  ok ? "ok" : "FAIL");
+      if (!ok) ++failures;
+    }
+  }
+  std::printf("cuda-vs-cpu: %d failing\n", failures);
+  return failures;
+}
+
+// The engine must refuse a batch of zero and keep working afterwards (the backend's error path).
+int testErrors(Device device) {
+  Model model(operationsPlan(), makeBackend(device));
+  const std::vector<RuleParams> rules = compositeRules(model.plan(), "epsilon", CompositeParams{});
+  try {
+    explainBatch(model, {}, 0, rules, nullptr, 1);
+    std::printf("errors: a batch of 0 was accepted FAIL\n");
+    return 1;
+  } catch (const Error& error) {
+    if (error.code() != "E_SHAPE") {
+      std::printf("errors: batch 0 gave %s FAIL\n", error.code().c_str());
+      return 1;
+    }
+  }
+  const Result r = explainBatch(model, randomInput(model.plan(), 2, 3), 2, rules, nullptr, 1);
+  for (float v : r.relevance) {
+    if (!std::isfinite(v)) {
+      std::printf("errors: non-finite relevance after an error FAIL\n");
+      return 1;
+    }
+  }
+  return 0;
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+// CPU against CUDA at batch 128 and 1024 on the two benchmark layouts, three composites.
+int bench(const Options& options, bool cuda) {
+  const double start = now();
+  std::ostringstream report;
+  report << "| model | batch | composite | cpu ms (" << options.threads << " threads) | cuda ms | speed-up | cuda samples/s | cuda vs cpu |\n";
+  report << "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
+  std::printf("%s", report.str().c_str());
+  struct Entry {
+    const char* name;
+    Plan plan;
+  };
+  Entry models[] = {{"vgg-cifar", vggCifarPlan()}, {"resnet18-64", resnet18Plan()}};
+  const char* const composites[] = {"epsilon", "epsilon-plus", "epsilon-gamma-box"};
+  for (Entry& m : models) {
+    Model cpuModel(m.plan, makeBackend(Device::Cpu));
+    std::unique_ptr<Model> cudaModel;
+    if (cuda) cudaModel = std::make_unique<Model>(m.plan, makeBackend(Device::Cuda));
+    for (const char* composite : composites) {
+      const std::vector<RuleParams> rules = compositeRules(m.plan, composite, CompositeParams{});
+      double cpuSecondsAt128 = 0;
+      for (int batch : options.batches) {
+        const std::vector<float> x = randomInput(m.plan, batch, 21);
+        std::vector<double> gpuTimes;
+        Result gpu;
+        if (cudaModel) {
+          explainBatch(*cudaModel, x, batch, rules, nullptr, options.threads);  // warm-up: weight upload, pool growth
+          for (int rep = 0; rep < 3; ++rep) {
+            gpu = explainBatch(*cudaModel, x, batch, rules, nullptr, options.threads);
+            gpuTimes.push_back(gpu.seconds);
+          }
+        }
+        // CPU: one run, skipped when the time left would not hold it (projected from batch 128).
+        const double projected = cpuSecondsAt128 * batch / 128.0 * 1.3;
+        const double left = options.benchSeconds - (now() - start);
+        double cpuSeconds = -1;
+        Result cpu;
+        if (projected < left) {
+          cpu = explainBatch(cpuModel, x, batch, rules, nullptr, options.threads);
+          cpuSeconds = cpu.seconds;
+          if (batch == 128) cpuSecondsAt128 = cpuSeconds;
+        }
+        char row[512];
+        const double gpuSeconds = gpuTimes.empty() ? -1 : median(gpuTimes);
+        auto ms = [](double s) { return s < 0 ? std::string("–") : std::to_string(int64_t(std::llround(s * 1000))); };
+        std::string speedup = "–", rate = "–", agreement = "–";
+        if (gpuSeconds > 0 && cpuSeconds > 0) speedup = std::to_string(cpuSeconds / gpuSeconds).substr(0, 5) + "×";
+        if (gpuSeconds > 0) rate = std::to_string(int64_t(batch / gpuSeconds));
+        if (gpuSeconds > 0 && cpuSeconds > 0) {
+          char e[32];
+          std::snprintf(e, sizeof e, "%.1e", relativeError(gpu.relevance, cpu.relevance, batch));
+          agreement = e;
+        }
+        std::snprintf(row, sizeof row, "| %s | %d | %s | %s | %s | %s | %s | %s |\n", m.name, batch, composite,
+                      cpuSeconds < 0 ? "skipped (time)" : ms(cpuSeconds).c_str(), ms(gpuSeconds).c_str(), speedup.c_str(),
+                      rate.c_str(), agreement.c_str());
+        std::printf("%s", row);
+        std::fflush(stdout);
+        report << row;
+      }
+    }
+  }
+  report << "\nCUDA: median of 3 timed explain() calls after one warm-up, upload and download included; CPU: one call.\n";
+  if (!options.out.empty()) {
+    std::ofstream file(options.out);
+    file << report.str();
+  }
+  return 0;
+}
+
+Options parseOptions(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--refs") options.refs = next();
+    else if (a == "--bench") options.bench = true;
+    else if (a == "--require-cuda") options.requireCuda = true;
+    else if (a == "--out") options.out = next();
+    else if (a == "--threads") options.threads = std::max(1, std::atoi(next().c_str()));
+    else if (a == "--bench-seconds") options.benchSeconds = std::atof(next().c_str());
+    else if (a == "--batches") {
+      options.batches.clear();
+      std::stringstream list(next());
+      for (std::string item; std::getline(list, item, ',');) options.batches.push_back(std::max(1, std::atoi(item.c_str())));
+    } else {
+      throw std::runtime_error("usage: lrp_engine_test [--refs DIR] [--threads N] [--require-cuda] "
+                               "[--bench [--out FILE] [--batches 128,1024] [--bench-seconds S]]");
+    }
+  }
+  return options;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Options options = parseOptions(argc, argv);
+    std::string cudaStatus;
+    const bool cuda = cudaAvailable(&cudaStatus);
+    std::printf("CUDA backend: %s\n", cuda ? "available" : cudaStatus.c_str());
+    if (!cuda) std::printf("CUDA comparisons skipped (%s)\n", cudaStatus.c_str());
+    if (!cuda && options.requireCuda) {
+      std::printf("FAIL: --require-cuda given but the CUDA backend cannot run\n");
+      return 1;
+    }
+    if (options.bench) return bench(options, cuda);
+    int failures = testGoldens(options, cuda);
+    failures += testErrors(Device::Cpu);
+    if (cuda) {
+      failures += testErrors(Device::Cuda);
+      failures += testCudaAgainstCpu(options);
+    }
+    std::printf("%s\n", failures == 0 ? "engine test: all passed" : "engine test: FAILED");
+    return failures == 0 ? 0 : 1;
+  } catch (const Error& error) {
+    std::fprintf(stderr, "engine test: %s: %s\n", error.code().c_str(), error.what());
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "engine test: %s\n", error.what());
+  }
+  return 1;
+}
