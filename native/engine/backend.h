@@ -18,6 +18,8 @@ class Backend {
 
   // Memory: zero-initialised buffers of `count` floats, in the backend's memory.
   virtual float* allocate(int64_t count) = 0;
+  // As allocate, for buffers the next operation overwrites completely (contents undefined: no zeroing pass).
+  virtual float* allocateUninitialized(int64_t count) { return allocate(count); }
   virtual void release(float* buffer) = 0;
   virtual void upload(float* device, const float* host, int64_t count) = 0;
   virtual void download(float* host, const float* device, int64_t count) = 0;
@@ -76,6 +78,14 @@ class Buffer {
  public:
   Buffer() = default;
   Buffer(Backend& backend, int64_t count) : backend_(&backend), data_(backend.allocate(count)), count_(count) {}
+  // A buffer whose contents are undefined until written (see Backend::allocateUninitialized).
+  static Buffer uninitialized(Backend& backend, int64_t count) {
+    Buffer b;
+    b.backend_ = &backend;
+    b.data_ = backend.allocateUninitialized(count);
+    b.count_ = count;
+    return b;
+  }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
   Buffer(Buffer&& other) noexcept { *this = std::move(other); }

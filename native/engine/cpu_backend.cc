@@ -3,7 +3,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <new>
+#include <unordered_map>
 #include <vector>
 
 #include "../kernels/conv.h"
@@ -31,22 +34,93 @@ bool isPointwise(const ConvGeometry& g) {
          g.padLeft == 0 && g.outHeight == g.inHeight && g.outWidth == g.inWidth;
 }
 
+class CpuBackend;
+
+// Scratch memory from the backend's pool (recycled across calls, not zeroed), grown on demand.
+class Scratch {
+ public:
+  explicit Scratch(CpuBackend& backend) : backend_(backend) {}
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch();
+  void reserve(int64_t count);
+  float* data() const { return data_; }
+
+ private:
+  CpuBackend& backend_;
+  float* data_ = nullptr;
+  int64_t count_ = 0;
+};
+
 class CpuBackend final : public Backend {
  public:
   const char* name() const override { return "cpu"; }
   bool sharesHostMemory() const override { return true; }
 
-  float* allocate(int64_t count) override {
-    if (count < 0 || count > kMaxElements * 4) throw Error("E_TOO_LARGE", "buffer of " + std::to_string(count) + " floats");
-    void* p = std::calloc(size_t(std::max<int64_t>(count, 1)), sizeof(float));
-    if (!p) throw Error("E_MEMORY_BUDGET", "out of memory allocating " + std::to_string(count * 4) + " bytes");
-    return static_cast<float*>(p);
+  ~CpuBackend() override {
+    for (auto& entry : free_) std::free(entry.second);
   }
-  void release(float* buffer) override { std::free(buffer); }
+
+  // Buffers are recycled: every call of a model asks for the same sizes again, and reusing them avoids the page
+  // faults of fresh memory (a large share of the time otherwise). At most the peak in use is kept.
+  float* allocate(int64_t count) override { return take(count, true); }
+  float* allocateUninitialized(int64_t count) override { return take(count, false); }
+
+  float* take(int64_t count, bool zeroed) {
+    if (count < 0 || count > kMaxElements * 4) throw Error("E_TOO_LARGE", "buffer of " + std::to_string(count) + " floats");
+    count = std::max<int64_t>(count, 1);
+    float* p = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(poolMutex_);
+      auto it = free_.find(count);
+      if (it != free_.end()) {
+        p = it->second;
+        free_.erase(it);
+        cachedBytes_ -= count * 4;
+      }
+    }
+    if (p) {
+      if (zeroed) std::memset(p, 0, size_t(count) * 4);
+    } else {
+      p = static_cast<float*>(zeroed ? std::calloc(size_t(count), sizeof(float)) : std::malloc(size_t(count) * sizeof(float)));
+      if (!p) throw Error("E_MEMORY_BUDGET", "out of memory allocating " + std::to_string(count * 4) + " bytes");
+    }
+    std::lock_guard<std::mutex> lock(poolMutex_);
+    live_[p] = count;
+    liveBytes_ += count * 4;
+    peakBytes_ = std::max(peakBytes_, liveBytes_);
+    return p;
+  }
+
+  void release(float* buffer) override {
+    std::lock_guard<std::mutex> lock(poolMutex_);
+    auto it = live_.find(buffer);
+    if (it == live_.end()) {
+      std::free(buffer);
+      return;
+    }
+    const int64_t count = it->second;
+    live_.erase(it);
+    liveBytes_ -= count * 4;
+    free_.emplace(count, buffer);
+    cachedBytes_ += count * 4;
+    while (cachedBytes_ > peakBytes_ && !free_.empty()) {
+      auto largest = std::prev(free_.end());
+      cachedBytes_ -= largest->first * 4;
+      std::free(largest->second);
+      free_.erase(largest);
+    }
+  }
   void upload(float* device, const float* host, int64_t count) override { std::memcpy(device, host, size_t(count) * 4); }
   void download(float* host, const float* device, int64_t count) override { std::memcpy(host, device, size_t(count) * 4); }
   void fill(float* buffer, float value, int64_t count) override { std::fill(buffer, buffer + count, value); }
-  void copy(float* dst, const float* src, int64_t count) override { std::memmove(dst, src, size_t(count) * 4); }
+  void copy(float* dst, const float* src, int64_t count) override {
+    if (dst + count <= src || src + count <= dst) {
+      parallelFor(count, threads_, [&](int64_t i0, int64_t i1) { std::memcpy(dst + i0, src + i0, size_t(i1 - i0) * 4); });
+    } else {
+      std::memmove(dst, src, size_t(count) * 4);
+    }
+  }
   void setThreads(int threads) override { threads_ = std::max(1, threads); }  // per calling thread
 
   void denseForward(int batch, int in, int out, const float* x, const float* weight, const float* bias, float* y,
@@ -68,58 +142,100 @@ class CpuBackend final : public Backend {
     });
   }
 
+  // Convolution as GEMM over several images at once: im2col of `count` images side by side gives one [K, count·HW]
+  // matrix, so the weights are packed once per chunk and both the GEMM's columns and the threads stay busy even for
+  // small feature maps or a batch of one. Grouped convolutions run one GEMM per image and group.
   void convForward(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
                    bool accumulate, float sign) override {
+    if (g.groups != 1) return convForwardGrouped(g, batch, x, weight, bias, y, accumulate, sign);
     const kernels::ConvShape gs = groupShape(g);
-    const int inG = g.inChannels / g.groups, outG = g.outChannels / g.groups;
-    const int kk = inG * g.kernelHeight * g.kernelWidth;
-    const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inHeight) * g.inWidth;
+    const int64_t kk = int64_t(g.inChannels) * g.kernelHeight * g.kernelWidth;
+    const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inChannels) * g.inHeight * g.inWidth;
+    const int64_t ySize = int64_t(g.outChannels) * outSize;
     const bool pointwise = isPointwise(g);
-    parallelFor(int64_t(batch) * g.groups, threads_, [&](int64_t t0, int64_t t1) {
-      std::vector<float> col(pointwise ? 0 : size_t(kk) * outSize);
-      for (int64_t t = t0; t < t1; ++t) {
-        const int64_t n = t / g.groups, grp = t % g.groups;
-        const float* xg = x + (n * g.inChannels + grp * inG) * inSize;
-        float* yg = y + (n * g.outChannels + grp * outG) * outSize;
-        const float* cols = xg;
-        if (!pointwise) {
-          kernels::im2col(gs, xg, col.data());
-          cols = col.data();
-        }
-        sgemm(false, false, outG, int(outSize), kk, sign, weight + grp * outG * kk, kk, cols, int(outSize),
-              accumulate ? 1.f : 0.f, yg, int(outSize));
-        if (bias) {
-          for (int c = 0; c < outG; ++c) {
-            const float b = sign * bias[grp * outG + c];
-            float* yc = yg + c * outSize;
-            for (int64_t k = 0; k < outSize; ++k) yc[k] += b;
-          }
-        }
+    const int chunk = samplesPerGemm(kk, outSize, batch);
+    Scratch col(*this), out(*this);
+    for (int n0 = 0; n0 < batch; n0 += chunk) {
+      const int count = std::min(chunk, batch - n0);
+      const int64_t width = count * outSize;
+      const float* cols = x + n0 * inSize;
+      if (!(pointwise && count == 1)) {
+        col.reserve(kk * width);
+        parallelFor(count, threads_, [&](int64_t s0, int64_t s1) {
+          for (int64_t s = s0; s < s1; ++s) kernels::im2col(gs, x + (n0 + s) * inSize, col.data() + s * outSize, long(width));
+        });
+        cols = col.data();
       }
-    });
+      // One image: the GEMM writes straight into y. Several: into a [outC, count·HW] scratch, scattered below.
+      float* target = y + n0 * ySize;
+      if (count > 1) {
+        out.reserve(g.outChannels * width);
+        target = out.data();
+      }
+      const float beta = (count == 1 && accumulate) ? 1.f : 0.f;
+      parallelFor(width, threads_, [&](int64_t c0, int64_t c1) {
+        sgemm(false, false, g.outChannels, int(c1 - c0), int(kk), sign, weight, int(kk), cols + c0, int(width), beta,
+              target + c0, int(width));
+      });
+      parallelFor(int64_t(count) * g.outChannels, threads_, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const int64_t s = r / g.outChannels, c = r % g.outChannels;
+          float* yc = y + (n0 + s) * ySize + c * outSize;
+          const float b = bias ? sign * bias[c] : 0.f;
+          if (count == 1) {
+            if (bias) for (int64_t k = 0; k < outSize; ++k) yc[k] += b;
+            continue;
+          }
+          const float* oc = out.data() + c * width + s * outSize;
+          if (accumulate) for (int64_t k = 0; k < outSize; ++k) yc[k] += oc[k] + b;
+          else for (int64_t k = 0; k < outSize; ++k) yc[k] = oc[k] + b;
+        }
+      });
+    }
   }
 
   void convTransposed(const ConvGeometry& g, int batch, const float* s, const float* weight, float* dx) override {
+    if (g.groups != 1) return convTransposedGrouped(g, batch, s, weight, dx);
     const kernels::ConvShape gs = groupShape(g);
-    const int inG = g.inChannels / g.groups, outG = g.outChannels / g.groups;
-    const int kk = inG * g.kernelHeight * g.kernelWidth;
-    const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inHeight) * g.inWidth;
+    const int64_t kk = int64_t(g.inChannels) * g.kernelHeight * g.kernelWidth;
+    const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inChannels) * g.inHeight * g.inWidth;
+    const int64_t sSize = int64_t(g.outChannels) * outSize;
     const bool pointwise = isPointwise(g);
-    parallelFor(int64_t(batch) * g.groups, threads_, [&](int64_t t0, int64_t t1) {
-      std::vector<float> col(pointwise ? 0 : size_t(kk) * outSize);
-      for (int64_t t = t0; t < t1; ++t) {
-        const int64_t n = t / g.groups, grp = t % g.groups;
-        float* dxg = dx + (n * g.inChannels + grp * inG) * inSize;
-        const float* sg = s + (n * g.outChannels + grp * outG) * outSize;
-        if (pointwise) {
-          sgemm(true, false, kk, int(outSize), outG, 1.f, weight + grp * outG * kk, kk, sg, int(outSize), 0.f, dxg, int(outSize));
-          continue;
-        }
-        sgemm(true, false, kk, int(outSize), outG, 1.f, weight + grp * outG * kk, kk, sg, int(outSize), 0.f, col.data(), int(outSize));
-        std::memset(dxg, 0, sizeof(float) * size_t(inG * inSize));
-        kernels::col2imAdd(gs, col.data(), dxg);
+    const int chunk = samplesPerGemm(kk, outSize, batch);
+    Scratch gathered(*this), col(*this);
+    for (int n0 = 0; n0 < batch; n0 += chunk) {
+      const int count = std::min(chunk, batch - n0);
+      const int64_t width = count * outSize;
+      const float* sg = s + n0 * sSize;
+      if (count > 1) {
+        gathered.reserve(g.outChannels * width);
+        parallelFor(int64_t(count) * g.outChannels, threads_, [&](int64_t r0, int64_t r1) {
+          for (int64_t r = r0; r < r1; ++r) {
+            const int64_t k = r / g.outChannels, c = r % g.outChannels;
+            std::memcpy(gathered.data() + c * width + k * outSize, s + (n0 + k) * sSize + c * outSize, size_t(outSize) * 4);
+          }
+        });
+        sg = gathered.data();
       }
-    });
+      // A single pointwise image: the transposed GEMM is already dx.
+      const bool direct = pointwise && count == 1;
+      float* target = direct ? dx + n0 * inSize : nullptr;
+      if (!direct) {
+        col.reserve(kk * width);
+        target = col.data();
+      }
+      parallelFor(width, threads_, [&](int64_t c0, int64_t c1) {
+        sgemm(true, false, int(kk), int(c1 - c0), g.outChannels, 1.f, weight, int(kk), sg + c0, int(width), 0.f, target + c0, int(width));
+      });
+      if (direct) continue;
+      parallelFor(count, threads_, [&](int64_t k0, int64_t k1) {
+        for (int64_t k = k0; k < k1; ++k) {
+          float* dxs = dx + (n0 + k) * inSize;
+          std::memset(dxs, 0, sizeof(float) * size_t(inSize));
+          kernels::col2imAdd(gs, col.data() + k * outSize, long(width), dxs);
+        }
+      });
+    }
   }
 
   void addChannelBias(int batch, int channels, int inner, const float* bias, float sign, float* y) override {
@@ -198,23 +314,33 @@ class CpuBackend final : public Backend {
   }
 
   void activationForward(LayerKind kind, float alpha, int approximate, const float* x, float* y, int64_t count) override {
+    // One loop per function, so the common ones (ReLU) vectorise.
     parallelFor(count, threads_, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        const float v = x[i];
-        float out;
-        switch (kind) {
-          case LayerKind::Relu: out = v > 0.f ? v : 0.f; break;
-          case LayerKind::LeakyRelu: out = v >= 0.f ? v : alpha * v; break;
-          case LayerKind::Tanh: out = std::tanh(v); break;
-          case LayerKind::Sigmoid: out = 1.f / (1.f + std::exp(-v)); break;
-          case LayerKind::Elu: out = v > 0.f ? v : alpha * std::expm1(v); break;
-          case LayerKind::Gelu:
-            out = approximate ? 0.5f * v * (1.f + std::tanh(0.7978845608f * (v + 0.044715f * v * v * v)))
-                              : float(0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))));
-            break;
-          default: out = v;
-        }
-        y[i] = out;
+      switch (kind) {
+        case LayerKind::Relu:
+          for (int64_t i = i0; i < i1; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;
+          break;
+        case LayerKind::LeakyRelu:
+          for (int64_t i = i0; i < i1; ++i) y[i] = x[i] >= 0.f ? x[i] : alpha * x[i];
+          break;
+        case LayerKind::Tanh:
+          for (int64_t i = i0; i < i1; ++i) y[i] = std::tanh(x[i]);
+          break;
+        case LayerKind::Sigmoid:
+          for (int64_t i = i0; i < i1; ++i) y[i] = 1.f / (1.f + std::exp(-x[i]));
+          break;
+        case LayerKind::Elu:
+          for (int64_t i = i0; i < i1; ++i) y[i] = x[i] > 0.f ? x[i] : alpha * std::expm1(x[i]);
+          break;
+        case LayerKind::Gelu:
+          for (int64_t i = i0; i < i1; ++i) {
+            const float v = x[i];
+            y[i] = approximate ? 0.5f * v * (1.f + std::tanh(0.7978845608f * (v + 0.044715f * v * v * v)))
+                               : float(0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))));
+          }
+          break;
+        default:
+          std::memcpy(y + i0, x + i0, size_t(i1 - i0) * 4);
       }
     });
   }
@@ -272,7 +398,9 @@ class CpuBackend final : public Backend {
   }
 
   void add(float* dst, const float* src, int64_t count) override {
-    for (int64_t i = 0; i < count; ++i) dst[i] += src[i];
+    parallelFor(count, threads_, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) dst[i] += src[i];
+    });
   }
 
   void copyBlocks(int64_t rows, int64_t block, const float* src, int64_t srcStride, float* dst, int64_t dstStride,
@@ -316,12 +444,15 @@ class CpuBackend final : public Backend {
   }
 
   void sumPerSample(const float* x, int batch, int64_t size, double* hostOut) override {
-    for (int n = 0; n < batch; ++n) {
-      double sum = 0;
-      const float* xs = x + int64_t(n) * size;
-      for (int64_t i = 0; i < size; ++i) sum += xs[i];
-      hostOut[n] = sum;
-    }
+    // One sample per task (the order of the additions, so the sum, is the same for any thread count).
+    parallelFor(batch, threads_, [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        double sum = 0;
+        const float* xs = x + n * size;
+        for (int64_t i = 0; i < size; ++i) sum += xs[i];
+        hostOut[n] = sum;
+      }
+    });
   }
 
  private:
@@ -335,6 +466,67 @@ class CpuBackend final : public Backend {
         if (w >= 0 && w < g.inWidth) fn(h, w);
       }
     }
+  }
+
+  // Images per convolution GEMM: about 4096 columns, the scratch (im2col) at most 64 MiB.
+  static int samplesPerGemm(int64_t kk, int64_t outSize, int batch) {
+    int64_t count = std::max<int64_t>(1, 4096 / outSize);
+    count = std::min<int64_t>(count, std::max<int64_t>(1, (int64_t(16) << 20) / (kk * outSize)));
+    return int(std::min<int64_t>(count, batch));
+  }
+
+  void convForwardGrouped(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
+                          bool accumulate, float sign) {
+    const kernels::ConvShape gs = groupShape(g);
+    const int inG = g.inChannels / g.groups, outG = g.outChannels / g.groups;
+    const int kk = inG * g.kernelHeight * g.kernelWidth;
+    const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inHeight) * g.inWidth;
+    const bool pointwise = isPointwise(g);
+    parallelFor(int64_t(batch) * g.groups, threads_, [&](int64_t t0, int64_t t1) {
+      std::vector<float> col(pointwise ? 0 : size_t(kk) * outSize);
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t n = t / g.groups, grp = t % g.groups;
+        const float* xg = x + (n * g.inChannels + grp * inG) * inSize;
+        float* yg = y + (n * g.outChannels + grp * outG) * outSize;
+        const float* cols = xg;
+        if (!pointwise) {
+          kernels::im2col(gs, xg, col.data(), long(outSize));
+          cols = col.data();
+        }
+        sgemm(false, false, outG, int(outSize), kk, sign, weight + grp * outG * kk, kk, cols, int(outSize),
+              accumulate ? 1.f : 0.f, yg, int(outSize));
+        if (bias) {
+          for (int c = 0; c < outG; ++c) {
+            const float b = sign * bias[grp * outG + c];
+            float* yc = yg + c * outSize;
+            for (int64_t k = 0; k < outSize; ++k) yc[k] += b;
+          }
+        }
+      }
+    });
+  }
+
+  void convTransposedGrouped(const ConvGeometry& g, int batch, const float* s, const float* weight, float* dx) {
+    const kernels::ConvShape gs = groupShape(g);
+    const int inG = g.inChannels / g.groups, outG = g.outChannels / g.groups;
+    const int kk = inG * g.kernelHeight * g.kernelWidth;
+    const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inHeight) * g.inWidth;
+    const bool pointwise = isPointwise(g);
+    parallelFor(int64_t(batch) * g.groups, threads_, [&](int64_t t0, int64_t t1) {
+      std::vector<float> col(pointwise ? 0 : size_t(kk) * outSize);
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t n = t / g.groups, grp = t % g.groups;
+        float* dxg = dx + (n * g.inChannels + grp * inG) * inSize;
+        const float* sg = s + (n * g.outChannels + grp * outG) * outSize;
+        if (pointwise) {
+          sgemm(true, false, kk, int(outSize), outG, 1.f, weight + grp * outG * kk, kk, sg, int(outSize), 0.f, dxg, int(outSize));
+          continue;
+        }
+        sgemm(true, false, kk, int(outSize), outG, 1.f, weight + grp * outG * kk, kk, sg, int(outSize), 0.f, col.data(), int(outSize));
+        std::memset(dxg, 0, sizeof(float) * size_t(inG * inSize));
+        kernels::col2imAdd(gs, col.data(), long(outSize), dxg);
+      }
+    });
   }
 
   // torch's divisor: the window clipped to the padded input; without count_include_pad, to the input itself.
@@ -365,9 +557,24 @@ class CpuBackend final : public Backend {
 
   // Per calling thread: each explain call runs on its own worker thread and may ask for its own thread count.
   static thread_local int threads_;
+  std::mutex poolMutex_;
+  std::multimap<int64_t, float*> free_;          // recycled buffers by size (floats)
+  std::unordered_map<float*, int64_t> live_;     // buffers handed out, with their size
+  int64_t liveBytes_ = 0, peakBytes_ = 0, cachedBytes_ = 0;
 };
 
 thread_local int CpuBackend::threads_ = 1;
+
+Scratch::~Scratch() {
+  if (data_) backend_.release(data_);
+}
+
+void Scratch::reserve(int64_t count) {
+  if (count <= count_) return;
+  if (data_) backend_.release(data_);
+  data_ = backend_.allocateUninitialized(count);
+  count_ = count;
+}
 
 }  // namespace
 

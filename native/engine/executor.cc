@@ -11,6 +11,9 @@ namespace lrp {
 
 namespace {
 
+// Layers whose relevance rule hands the relevance on unchanged (pass and reshapes).
+bool passesRelevanceUnchanged(LayerKind kind);
+
 class Pass {
  public:
   Pass(Model& model, int batch, int threads) : model_(model), be_(model.backend()), plan_(model.plan()), batch_(batch) {
@@ -24,10 +27,11 @@ class Pass {
     }
     be_.setThreads(threads);
     acts_.resize(plan_.layers.size());
+    actData_.resize(plan_.layers.size(), nullptr);
   }
 
   int64_t sampleSize(int j) const { return shapeSize(j < 0 ? plan_.inputShape : plan_.layers[j].outputShape); }
-  const float* act(int j) const { return j < 0 ? input_.data() : acts_[j].data(); }
+  const float* act(int j) const { return j < 0 ? input_.data() : actData_[j]; }
 
   void uploadInput(const float* host) {
     input_ = Buffer(be_, batch_ * sampleSize(-1));
@@ -38,7 +42,7 @@ class Pass {
     for (int i = 0; i < int(plan_.layers.size()); ++i) forwardLayer(i);
   }
 
-  const float* output() const { return acts_.back().data(); }
+  const float* output() const { return actData_.back(); }
   int64_t outputSize() const { return sampleSize(int(plan_.layers.size()) - 1); }
 
   void relevance(const ExplainRequest& request, const float* initial) {
@@ -57,6 +61,17 @@ class Pass {
         be_.download(request.layerRelevance[i], rel[i].data(), rel[i].count());
       }
       std::vector<double> outSums(batch_, 0.0);
+      const int j0 = layer.inputs[0];
+      Buffer& first = j0 < 0 ? relInput : rel[j0];
+      if (passesRelevanceUnchanged(layer.kind) && !first) {
+        // Activations, unmerged BatchNorm and reshapes hand their relevance on as it is: move the buffer.
+        first = std::move(rel[i]);
+        for (int n = 0; n < batch_; ++n) {
+          request.layerSums[(int64_t(n) * count + i) * 2 + 1] = request.layerSums[(int64_t(n) * count + i) * 2];
+        }
+        acts_[i].reset();
+        continue;
+      }
       for (size_t k = 0; k < layer.inputs.size(); ++k) {
         const int j = layer.inputs[k];
         Buffer& target = j < 0 ? relInput : rel[j];
@@ -87,9 +102,14 @@ class Pass {
   void forwardLayer(int i) {
     const Layer& l = plan_.layers[i];
     const int64_t outSize = sampleSize(i);
-    acts_[i] = Buffer(be_, batch_ * outSize);
-    float* y = acts_[i].data();
     const float* x = act(l.inputs[0]);
+    if (l.kind == LayerKind::Flatten || l.kind == LayerKind::Reshape) {
+      actData_[i] = x;  // the same row-major data under another shape
+      return;
+    }
+    acts_[i] = Buffer::uninitialized(be_, batch_ * outSize);  // every forward operation writes all of it
+    actData_[i] = acts_[i].data();
+    float* y = acts_[i].data();
     const int64_t inSize = shapeSize(l.inputShapes[0]);
     switch (l.kind) {
       case LayerKind::Dense:
@@ -112,7 +132,7 @@ class Pass {
         be_.activationForward(l.kind, l.alpha, l.approximate, x, y, batch_ * inSize);
         break;
       case LayerKind::Flatten:
-      case LayerKind::Reshape: be_.copy(y, x, batch_ * inSize); break;
+      case LayerKind::Reshape: break;  // aliased above
       case LayerKind::Add:
         be_.copy(y, x, batch_ * inSize);
         for (size_t k = 1; k < l.inputs.size(); ++k) be_.add(y, act(l.inputs[k]), batch_ * inSize);
@@ -153,16 +173,16 @@ class Pass {
       case LayerKind::AvgPool2d:
       case LayerKind::GlobalAvgPool: {
         // Norm: R_in = a ⊙ Pᵀ (R / stab(P a)).
-        Buffer s(be_, batch_ * outSize), g(be_, batch_ * inSize);
-        be_.stabilizedDivide(r, acts_[i].data(), nullptr, 0, float(rule.stabilizer), s.data(), s.count());
+        Buffer s = Buffer::uninitialized(be_, batch_ * outSize), g = Buffer::uninitialized(be_, batch_ * inSize);
+        be_.stabilizedDivide(r, actData_[i], nullptr, 0, float(rule.stabilizer), s.data(), s.count());
         be_.avgPoolGradient(poolGeometry(l), batch_, s.data(), g.data());
         be_.multiplyAccumulate(out, x, g.data(), 1.f, g.count());
         return;
       }
       case LayerKind::Add: {
         // Norm with one shared denominator: R_k = a_k ⊙ R / stab(Σ a).
-        Buffer s(be_, batch_ * outSize);
-        be_.stabilizedDivide(r, acts_[i].data(), nullptr, 0, float(rule.stabilizer), s.data(), s.count());
+        Buffer s = Buffer::uninitialized(be_, batch_ * outSize);
+        be_.stabilizedDivide(r, actData_[i], nullptr, 0, float(rule.stabilizer), s.data(), s.count());
         be_.multiplyAccumulate(out, x, s.data(), 1.f, s.count());
         return;
       }
@@ -288,7 +308,7 @@ class Pass {
     for (size_t b = 0; b < forwardBuckets.size(); ++b) {
       const Bucket& bucket = forwardBuckets[b];
       const int T = int(bucket.weights.size());
-      zParts[b] = Buffer(be_, batch_ * T * outSize);
+      zParts[b] = Buffer::uninitialized(be_, batch_ * T * outSize);
       linearForward(i, T, model_.stackedWeights(i, bucket.weights, gamma), nullptr, inputFor(bucket.input), zParts[b].data());
     }
     const int channels = int(l.outputShape[0]);
@@ -297,9 +317,9 @@ class Pass {
     Buffer z;
     for (int g = 0; g < int(desc.groups.size()); ++g) {
       const RuleGroup& group = desc.groups[g];
-      const float* zg = acts_[i].data();
+      const float* zg = actData_[i];
       if (!group.reuseForward) {
-        if (!z) z = Buffer(be_, batch_ * outSize);
+        if (!z) z = Buffer::uninitialized(be_, batch_ * outSize);
         be_.fill(z.data(), 0.f, z.count());
         for (size_t b = 0; b < forwardBuckets.size(); ++b) {
           const Bucket& bucket = forwardBuckets[b];
@@ -313,14 +333,14 @@ class Pass {
         if (const float* bias = model_.bias(i, group.bias, gamma)) be_.addChannelBias(batch_, channels, inner, bias, 1.f, z.data());
         zg = z.data();
       }
-      stabilized[g] = Buffer(be_, batch_ * outSize);
-      be_.stabilizedDivide(r, zg, acts_[i].data(), group.maskSign, group.epsilon, stabilized[g].data(), stabilized[g].count());
+      stabilized[g] = Buffer::uninitialized(be_, batch_ * outSize);
+      be_.stabilizedDivide(r, zg, actData_[i], group.maskSign, group.epsilon, stabilized[g].data(), stabilized[g].count());
     }
     zParts.clear();
     z.reset();
 
     // R_in += in_b ⊙ stacked(W_t)ᵀ · [coefficient_g · sign_t · s_g]_t for every input bucket b.
-    Buffer c(be_, batch_ * inSize);
+    Buffer c = Buffer::uninitialized(be_, batch_ * inSize);
     for (const Bucket& bucket : transposedBuckets) {
       const int T = int(bucket.weights.size());
       const float* s;
@@ -330,7 +350,7 @@ class Pass {
       if (T == 1 && scale0 == 1.f) {
         s = stabilized[g0].data();
       } else {
-        stackedS = Buffer(be_, batch_ * T * outSize);
+        stackedS = Buffer::uninitialized(be_, batch_ * T * outSize);
         for (int k = 0; k < T; ++k) {
           const auto [g, t] = bucket.terms[k];
           const float scale = desc.groups[g].coefficient * desc.groups[g].terms[t].sign;
@@ -348,8 +368,19 @@ class Pass {
   const Plan& plan_;
   const int batch_;
   Buffer input_;
-  std::vector<Buffer> acts_;
+  std::vector<Buffer> acts_;           // layer outputs this pass owns
+  std::vector<const float*> actData_;  // every layer's output (reshapes alias their input)
 };
+
+bool passesRelevanceUnchanged(LayerKind kind) {
+  switch (kind) {
+    case LayerKind::Relu: case LayerKind::LeakyRelu: case LayerKind::Tanh: case LayerKind::Sigmoid:
+    case LayerKind::Elu: case LayerKind::Gelu: case LayerKind::BatchNorm: case LayerKind::Flatten: case LayerKind::Reshape:
+      return true;
+    default:
+      return false;
+  }
+}
 
 std::vector<float> initialRelevance(const ExplainRequest& request, int64_t classes) {
   if (classes < 1) throw Error("E_SHAPE", "the model has no outputs to explain");

@@ -5,13 +5,12 @@
 
 namespace lrp::kernels {
 
-void im2col(const ConvShape& s, const float* x, float* col) {
-  const int outSize = s.outHeight * s.outWidth;
+void im2col(const ConvShape& s, const float* x, float* col, long ld) {
   for (int c = 0; c < s.channels; ++c) {
     const float* xc = x + static_cast<long>(c) * s.height * s.width;
     for (int i = 0; i < s.kernelHeight; ++i) {
       for (int j = 0; j < s.kernelWidth; ++j) {
-        float* row = col + (static_cast<long>(c) * s.kernelHeight * s.kernelWidth + i * s.kernelWidth + j) * outSize;
+        float* row = col + (static_cast<long>(c) * s.kernelHeight * s.kernelWidth + i * s.kernelWidth + j) * ld;
         for (int oh = 0; oh < s.outHeight; ++oh) {
           const int h = oh * s.strideHeight - s.padTop + i * s.dilationHeight;
           float* out = row + oh * s.outWidth;
@@ -35,13 +34,12 @@ void im2col(const ConvShape& s, const float* x, float* col) {
   }
 }
 
-void col2imAdd(const ConvShape& s, const float* col, float* x) {
-  const int outSize = s.outHeight * s.outWidth;
+void col2imAdd(const ConvShape& s, const float* col, long ld, float* x) {
   for (int c = 0; c < s.channels; ++c) {
     float* xc = x + static_cast<long>(c) * s.height * s.width;
     for (int i = 0; i < s.kernelHeight; ++i) {
       for (int j = 0; j < s.kernelWidth; ++j) {
-        const float* row = col + (static_cast<long>(c) * s.kernelHeight * s.kernelWidth + i * s.kernelWidth + j) * outSize;
+        const float* row = col + (static_cast<long>(c) * s.kernelHeight * s.kernelWidth + i * s.kernelWidth + j) * ld;
         for (int oh = 0; oh < s.outHeight; ++oh) {
           const int h = oh * s.strideHeight - s.padTop + i * s.dilationHeight;
           if (h < 0 || h >= s.height) continue;

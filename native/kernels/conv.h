@@ -9,9 +9,10 @@ struct ConvShape {
   int kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft, dilationHeight, dilationWidth;
 };
 
-// col[(c·kh + i)·kw + j, oh·outWidth + ow] = x[c, oh·sh − pt + i·dh, ow·sw − pl + j·dw] (0 outside).
-void im2col(const ConvShape& s, const float* x, float* col);
+// col[(c·kh + i)·kw + j, oh·outWidth + ow] = x[c, oh·sh − pt + i·dh, ow·sw − pl + j·dw] (0 outside); rows of col are
+// `ld` floats apart (outHeight·outWidth for one image, more when several images sit side by side).
+void im2col(const ConvShape& s, const float* x, float* col, long ld);
 // The transpose of im2col: x[...] += col[...] for every in-bounds tap.
-void col2imAdd(const ConvShape& s, const float* col, float* x);
+void col2imAdd(const ConvShape& s, const float* col, long ld, float* x);
 
 }  // namespace lrp::kernels
