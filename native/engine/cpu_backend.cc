@@ -70,13 +70,16 @@ class CpuBackend final : public Backend {
     if (count < 0 || count > kMaxElements * 4) throw Error("E_TOO_LARGE", "buffer of " + std::to_string(count) + " floats");
     count = std::max<int64_t>(count, 1);
     float* p = nullptr;
+    int64_t capacity = count;
     {
       std::lock_guard<std::mutex> lock(poolMutex_);
-      auto it = free_.find(count);
-      if (it != free_.end()) {
+      // Best fit: the smallest recycled buffer that holds `count` floats, if it is less than twice that size.
+      auto it = free_.lower_bound(count);
+      if (it != free_.end() && it->first <= 2 * count) {
         p = it->second;
+        capacity = it->first;
         free_.erase(it);
-        cachedBytes_ -= count * 4;
+        cachedBytes_ -= capacity * 4;
       }
     }
     if (p) {
@@ -86,8 +89,8 @@ class CpuBackend final : public Backend {
       if (!p) throw Error("E_MEMORY_BUDGET", "out of memory allocating " + std::to_string(count * 4) + " bytes");
     }
     std::lock_guard<std::mutex> lock(poolMutex_);
-    live_[p] = count;
-    liveBytes_ += count * 4;
+    live_[p] = capacity;
+    liveBytes_ += capacity * 4;
     peakBytes_ = std::max(peakBytes_, liveBytes_);
     return p;
   }
