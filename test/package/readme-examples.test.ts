@@ -5,7 +5,7 @@
 // run after them, as in a notebook), so a later example may use the `model` an earlier one built.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { transformSync } from 'esbuild';
@@ -40,7 +40,7 @@ function pseudoRandom(count: number, seed: number): Float32Array {
   return out;
 }
 
-/** The files the README examples read: a 1×16×16 → conv 4×3×3 → pool → dense 10 network and a batch of 2. */
+/** The files the README examples read: a 1×16×16 → conv 4×3×3 → pool → dense 10 network, an ONNX model, a batch of 2. */
 function writeExampleData(dir: string): void {
   const arrays: Record<string, number[]> = {
     'conv.weight.npy': [4, 1, 3, 3],
@@ -53,6 +53,8 @@ function writeExampleData(dir: string): void {
     const count = shape.reduce((a, b) => a * b, 1);
     writeNpy(join(dir, file), { data: pseudoRandom(count, 17 + i), shape });
   });
+  // The ONNX example's model: the golden `cnn` case, which takes the same [N, 1, 16, 16] input.
+  copyFileSync(join(root, 'test', 'fixtures', 'refs', 'cnn', 'model.onnx'), join(dir, 'model.onnx'));
 }
 
 const work = mkdtempSync(join(tmpdir(), 'lrp-readme-'));
