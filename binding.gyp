@@ -17,6 +17,7 @@
         "native/kernels/cpu_features.cc",
         "native/kernels/dispatch.cc",
         "native/kernels/gemm_avx2.cc",
+        "native/kernels/gemm_avx512.cc",
         "native/kernels/gemm_blocked.cc",
         "native/kernels/gemm_neon.cc",
         "native/kernels/gemm_scalar.cc"

@@ -103,7 +103,7 @@ const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const lines = [
   '# Benchmark results', '',
   `Machine: ${cpu}, ${os.cpus().length} logical CPUs, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; ` +
-  `${threads} threads for both sides; ${runs} interleaved runs per cell, medians. Backend: ${JSON.stringify(lrp.backendInfo?.() ?? {})}.`,
+  `${threads} threads for both sides; ${runs} interleaved runs per cell, medians. Backend: ${JSON.stringify(lrp.backendInfo())}.`,
   `Command: \`node bench/run.mjs --models ${values.models} --batches ${values.batches} --runs ${runs} --threads ${threads}\``, '',
   '"ratio" is explain time / onnxruntime-node forward time of the same ONNX file in the same run. GFLOP/s counts the',
   'forward FLOPs of the batch (models.json) over each side\'s time. "load" is the 1-minute load average when the cell ran.', '',

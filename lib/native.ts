@@ -108,3 +108,8 @@ export function loadNative(): NativeAddon {
   }
   return cached;
 }
+
+/** What the compute backend runs on this machine: the GEMM kernel picked for the CPU and the pool's thread count. */
+export function backendInfo(): { backend: string; isa: string; threads: number } {
+  return loadNative().backendInfo();
+}

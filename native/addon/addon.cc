@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "../engine/thread_pool.h"
+#include "../kernels/gemm.h"
 #include "model_wrap.h"
 
 namespace lrp::addon {
@@ -10,7 +11,7 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
   out.Set("backend", "cpu");
-  out.Set("isa", "scalar");
+  out.Set("isa", lrp::kernels::sgemmKernelName());
   out.Set("threads", hardwareThreads());
   return out;
 }

@@ -5,6 +5,13 @@
 
 namespace lrp::kernels {
 
+#if defined(LRP_HAVE_SGEMM_AVX2)
+#define LRP_HAVE_SGEMM_AVX512 1
+// gemm_avx512.cc: the AVX-512F micro-kernel in the blocked driver (compiled wherever the AVX2 kernel is).
+void sgemmAvx512(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                 int ldb, float beta, float* C, int ldc);
+#endif
+
 namespace {
 
 std::vector<SgemmKernel> detectKernels() {
@@ -13,6 +20,9 @@ std::vector<SgemmKernel> detectKernels() {
   (void)cpu;
 #if defined(LRP_HAVE_SGEMM_AVX2)
   if (cpu.avx2Fma) kernels.push_back({"avx2-fma", sgemmAvx2});
+#endif
+#if defined(LRP_HAVE_SGEMM_AVX512)
+  if (cpu.avx512f) kernels.push_back({"avx512f", sgemmAvx512});
 #endif
 #if defined(LRP_HAVE_SGEMM_NEON)
   if (cpu.neon) kernels.push_back({"neon", sgemmNeon});

@@ -8,9 +8,9 @@ namespace lrp::kernels {
 using SgemmFunction = void (*)(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda,
                                const float* B, int ldb, float beta, float* C, int ldc);
 
-// The fastest implementation the running CPU supports, chosen once (AVX2+FMA on x86-64, NEON on arm64, else the
-// portable one). Thread-safe, never starts threads, and deterministic: the same inputs give bit-identical outputs
-// whichever thread calls, and a column of C does not depend on how the caller splits N.
+// The fastest implementation the running CPU supports, chosen once (AVX-512F, else AVX2+FMA on x86-64, NEON on arm64,
+// else the portable one). Thread-safe, never starts threads, and deterministic: the same inputs give bit-identical
+// outputs whichever thread calls, and a column of C does not depend on how the caller splits N.
 void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
            float beta, float* C, int ldc);
 
@@ -19,7 +19,7 @@ void sgemmScalar(bool transA, bool transB, int M, int N, int K, float alpha, con
                  int ldb, float beta, float* C, int ldc);
 
 struct SgemmKernel {
-  const char* name;  // "scalar", "avx2-fma", "neon"
+  const char* name;  // "scalar", "avx2-fma", "avx512f", "neon"
   SgemmFunction function;
 };
 

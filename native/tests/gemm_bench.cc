@@ -1,5 +1,7 @@
-// GEMM micro-benchmark: the machine's FMA peak (a register-only FMA loop, 1 and 2 threads) and GFLOP/s of sgemm at
-// 1024³ and 128×4096×4096 with the threads splitting N as the engine does, plus the batch-1 (GEMV-like) dense case.
+// GEMM micro-benchmark: the machine's FMA peak (a register-only FMA loop, 1 and 2 threads, per vector width) and GFLOP/s
+// of every SIMD kernel the CPU runs (sgemm's choice last) at 1024³ and 128×4096×4096 with the threads splitting N as the
+// engine does, plus the batch-1 and batch-4 (GEMV-like) dense cases. Each kernel is compared with the peak of its own
+// vector width (ymm FMAs for avx2-fma, zmm FMAs for avx512f).
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -7,6 +9,8 @@
 #include <cstdlib>
 #include <functional>
 #include <random>
+#include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -76,6 +80,42 @@ __attribute__((target("avx2,fma"))) double fmaLoop(long iterations) {
   return double(iterations) * 12 * 8 * 2;
 }
 const char* kPeakUnit = "AVX2 ymm FMA";
+
+// The same with 24 zmm chains (Zen 5 and Intel server cores have two 512-bit FMA pipes of latency 4).
+#define LRP_FMA24(x) \
+  x##0 = _mm512_fmadd_ps(x##0, m, a); x##1 = _mm512_fmadd_ps(x##1, m, a); x##2 = _mm512_fmadd_ps(x##2, m, a); \
+  x##3 = _mm512_fmadd_ps(x##3, m, a); x##4 = _mm512_fmadd_ps(x##4, m, a); x##5 = _mm512_fmadd_ps(x##5, m, a); \
+  x##6 = _mm512_fmadd_ps(x##6, m, a); x##7 = _mm512_fmadd_ps(x##7, m, a); x##8 = _mm512_fmadd_ps(x##8, m, a); \
+  x##9 = _mm512_fmadd_ps(x##9, m, a); x##10 = _mm512_fmadd_ps(x##10, m, a); x##11 = _mm512_fmadd_ps(x##11, m, a); \
+  x##12 = _mm512_fmadd_ps(x##12, m, a); x##13 = _mm512_fmadd_ps(x##13, m, a); x##14 = _mm512_fmadd_ps(x##14, m, a); \
+  x##15 = _mm512_fmadd_ps(x##15, m, a); x##16 = _mm512_fmadd_ps(x##16, m, a); x##17 = _mm512_fmadd_ps(x##17, m, a); \
+  x##18 = _mm512_fmadd_ps(x##18, m, a); x##19 = _mm512_fmadd_ps(x##19, m, a); x##20 = _mm512_fmadd_ps(x##20, m, a); \
+  x##21 = _mm512_fmadd_ps(x##21, m, a); x##22 = _mm512_fmadd_ps(x##22, m, a); x##23 = _mm512_fmadd_ps(x##23, m, a)
+__attribute__((target("avx512f"))) double fmaLoop512(long iterations) {
+  __m512 x0 = _mm512_set1_ps(1.f), x1 = x0, x2 = x0, x3 = x0, x4 = x0, x5 = x0, x6 = x0, x7 = x0, x8 = x0, x9 = x0,
+         x10 = x0, x11 = x0, x12 = x0, x13 = x0, x14 = x0, x15 = x0, x16 = x0, x17 = x0, x18 = x0, x19 = x0, x20 = x0,
+         x21 = x0, x22 = x0, x23 = x0;
+  const __m512 m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-6f);
+  for (long n = 0; n < iterations; ++n) {
+    LRP_FMA24(x);
+    __asm__ volatile("" : "+v"(x0), "+v"(x1), "+v"(x2), "+v"(x3), "+v"(x4), "+v"(x5), "+v"(x6), "+v"(x7), "+v"(x8),
+                     "+v"(x9), "+v"(x10), "+v"(x11));  // at most 30 operands per asm statement
+    __asm__ volatile("" : "+v"(x12), "+v"(x13), "+v"(x14), "+v"(x15), "+v"(x16), "+v"(x17), "+v"(x18), "+v"(x19),
+                     "+v"(x20), "+v"(x21), "+v"(x22), "+v"(x23));
+  }
+  __m512 s = _mm512_add_ps(x0, x1);
+  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(x2, x3), _mm512_add_ps(x4, x5)));
+  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(x6, x7), _mm512_add_ps(x8, x9)));
+  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(x10, x11), _mm512_add_ps(x12, x13)));
+  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(x14, x15), _mm512_add_ps(x16, x17)));
+  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(x18, x19), _mm512_add_ps(x20, x21)));
+  s = _mm512_add_ps(s, _mm512_add_ps(x22, x23));
+  float sink[16];
+  _mm512_storeu_ps(sink, s);
+  if (sink[0] == 42.f) std::puts("");
+  return double(iterations) * 24 * 16 * 2;
+}
+const char* kPeakUnit512 = "AVX-512 zmm FMA";
 #elif defined(__aarch64__)
 double fmaLoop(long iterations) {
   float32x4_t x[24];
@@ -108,13 +148,32 @@ Timing bestTiming(const std::vector<Timing>& runs) {
   return best;
 }
 
+using FmaLoop = double (*)(long iterations);
+
+// The FMA loop of a kernel's vector width.
+FmaLoop peakLoopFor(const char* kernel) {
+#if defined(__x86_64__)
+  if (std::strcmp(kernel, "avx512f") == 0) return fmaLoop512;
+#endif
+  (void)kernel;
+  return fmaLoop;
+}
+
+const char* peakUnitFor(const char* kernel) {
+#if defined(__x86_64__)
+  if (std::strcmp(kernel, "avx512f") == 0) return kPeakUnit512;
+#endif
+  (void)kernel;
+  return kPeakUnit;
+}
+
 // GFLOP/s by wall time and by the slowest thread's CPU time.
-Timing fmaPeak(int threads) {
-  const long iterations = 20'000'000;
+Timing fmaPeak(FmaLoop loop, int threads) {
+  const long iterations = loop == fmaLoop ? 20'000'000 : 10'000'000;
   std::vector<Timing> runs;
-  for (int r = 0; r < 5; ++r) runs.push_back(timeThreads(threads, [&](int) { fmaLoop(iterations); }));
+  for (int r = 0; r < 5; ++r) runs.push_back(timeThreads(threads, [&](int) { loop(iterations); }));
   const Timing t = bestTiming(runs);
-  const double flops = fmaLoop(1) * double(iterations) * threads;  // fmaLoop(1) returns the flops of one iteration
+  const double flops = loop(1) * double(iterations) * threads;  // loop(1) returns the flops of one iteration
   return Timing{flops / t.wall / 1e9, flops / t.cpu / 1e9};
 }
 
@@ -133,15 +192,15 @@ struct Matrices {
   }
 };
 
-// Median times of one C = A·B with N split into `threads` contiguous slices (like the engine's parallelFor).
-Timing timeGemm(Matrices& m, int threads, int repeats) {
+// Best times of one C = A·B with N split into `threads` contiguous slices (like the engine's parallelFor).
+Timing timeGemm(lrp::kernels::SgemmFunction sgemm, Matrices& m, int threads, int repeats) {
   const int lda = m.transA ? m.M : m.K, ldb = m.transB ? m.K : m.N;
   std::vector<Timing> runs;
   for (int r = 0; r < repeats + 1; ++r) {
     const Timing t = timeThreads(threads, [&](int t) {
       const int j0 = int(int64_t(m.N) * t / threads), j1 = int(int64_t(m.N) * (t + 1) / threads);
       const float* b = m.transB ? m.B.data() + size_t(j0) * ldb : m.B.data() + j0;
-      lrp::kernels::sgemm(m.transA, m.transB, m.M, j1 - j0, m.K, 1.f, m.A.data(), lda, b, ldb, 0.f, m.C.data() + j0,
+      sgemm(m.transA, m.transB, m.M, j1 - j0, m.K, 1.f, m.A.data(), lda, b, ldb, 0.f, m.C.data() + j0,
                           m.N);
     });
     if (r > 0) runs.push_back(t);  // the first run warms caches and grows the packing buffers
@@ -153,14 +212,24 @@ Timing timeGemm(Matrices& m, int threads, int repeats) {
 
 int main(int argc, char** argv) {
   const int repeats = argc > 1 ? std::atoi(argv[1]) : 5;
-  std::printf("sgemm uses: %s; hardware threads: %u\n", lrp::kernels::sgemmKernelName(), std::thread::hardware_concurrency());
-  std::printf("best of several runs; GFLOP/s by wall time and [by the slowest thread's CPU time]; %% of the FMA peak measured the\n"
-              "same way just before each case\n");
-  Timing peak[3] = {};
-  for (int threads = 1; threads <= 2; ++threads) {
-    peak[threads] = fmaPeak(threads);
-    std::printf("FMA peak (%s), %d thread%s: %.1f [%.1f] GFLOP/s\n", kPeakUnit, threads, threads > 1 ? "s" : "",
-                peak[threads].wall, peak[threads].cpu);
+  std::vector<lrp::kernels::SgemmKernel> kernels;  // the SIMD ones, sgemm's choice last
+  for (const auto& k : lrp::kernels::availableSgemmKernels())
+    if (std::strcmp(k.name, "scalar") != 0 || lrp::kernels::availableSgemmKernels().size() == 1) kernels.push_back(k);
+  std::printf("sgemm uses: %s; benchmarked:", lrp::kernels::sgemmKernelName());
+  for (const auto& k : kernels) std::printf(" %s", k.name);
+  std::printf("; hardware threads: %u\n", std::thread::hardware_concurrency());
+  std::printf("best of several runs; GFLOP/s by wall time and [by the slowest thread's CPU time]; %% of the FMA peak of the\n"
+              "kernel's vector width, measured the same way just before each case\n");
+  std::vector<FmaLoop> loops;
+  for (const auto& k : kernels) {
+    const FmaLoop loop = peakLoopFor(k.name);
+    if (std::find(loops.begin(), loops.end(), loop) != loops.end()) continue;
+    loops.push_back(loop);
+    for (int threads = 1; threads <= 2; ++threads) {
+      const Timing peak = fmaPeak(loop, threads);
+      std::printf("FMA peak (%s), %d thread%s: %.1f [%.1f] GFLOP/s\n", peakUnitFor(k.name), threads,
+                  threads > 1 ? "s" : "", peak.wall, peak.cpu);
+    }
   }
   struct Case {
     int M, N, K;
@@ -177,24 +246,27 @@ int main(int argc, char** argv) {
   for (const Case& c : cases) {
     Matrices m(c.M, c.N, c.K, c.transA, c.transB);
     const double gflop = 2.0 * c.M * c.N * c.K / 1e9;
-    for (int threads = 1; threads <= 2; ++threads) {
-      peak[threads] = fmaPeak(threads);
-      const Timing t = timeGemm(m, threads, repeats);
-      std::printf("%-28s %d thread%s: %7.2f ms %6.1f GFLOP/s = %5.1f%% [%6.1f GFLOP/s = %5.1f%%] of FMA peak\n", c.what,
-                  threads, threads > 1 ? "s" : " ", t.wall * 1e3, gflop / t.wall, 100.0 * gflop / t.wall / peak[threads].wall,
-                  gflop / t.cpu, 100.0 * gflop / t.cpu / peak[threads].cpu);
-    }
+    for (const auto& k : kernels)
+      for (int threads = 1; threads <= 2; ++threads) {
+        const Timing peak = fmaPeak(peakLoopFor(k.name), threads);
+        const Timing t = timeGemm(k.function, m, threads, repeats);
+        std::printf("%-28s %-8s %d thread%s: %7.2f ms %6.1f GFLOP/s = %5.1f%% [%6.1f GFLOP/s = %5.1f%%] of %s peak\n",
+                    c.what, k.name, threads, threads > 1 ? "s" : " ", t.wall * 1e3, gflop / t.wall,
+                    100.0 * gflop / t.wall / peak.wall, gflop / t.cpu, 100.0 * gflop / t.cpu / peak.cpu,
+                    peakUnitFor(k.name));
+      }
   }
   // Batch 1 and 4 dense layers 4096→4096: bandwidth-bound, reported as weight bytes streamed per second.
   for (int batch : {1, 4}) {
     for (bool transB : {true, false}) {
       Matrices m(batch, 4096, 4096, false, transB);
-      for (int threads = 1; threads <= 2; ++threads) {
-        const Timing t = timeGemm(m, threads, repeats * 3);
-        std::printf("%s M=%d 4096×4096 %d thread%s: %6.2f ms [%6.2f ms], weights at %5.1f [%5.1f] GB/s\n",
-                    transB ? "NT" : "NN", batch, threads, threads > 1 ? "s" : " ", t.wall * 1e3, t.cpu * 1e3,
-                    4096.0 * 4096 * 4 / t.wall / 1e9, 4096.0 * 4096 * 4 / t.cpu / 1e9);
-      }
+      for (const auto& k : kernels)
+        for (int threads = 1; threads <= 2; ++threads) {
+          const Timing t = timeGemm(k.function, m, threads, repeats * 3);
+          std::printf("%s M=%d 4096×4096 %-8s %d thread%s: %6.2f ms [%6.2f ms], weights at %5.1f [%5.1f] GB/s\n",
+                      transB ? "NT" : "NN", batch, k.name, threads, threads > 1 ? "s" : " ", t.wall * 1e3, t.cpu * 1e3,
+                      4096.0 * 4096 * 4 / t.wall / 1e9, 4096.0 * 4096 * 4 / t.cpu / 1e9);
+        }
     }
   }
   return 0;

@@ -131,14 +131,16 @@ std::vector<Shape> shapes(std::mt19937& rng) {
                             pad(rng)});
       };
       int variant = 0;
-      // Sizes of 1 and around the tile and vector widths (6×16 AVX2, 8×12 NEON, 8-wide k steps).
-      for (int M : {1, 2, 3, 4, 5, 6, 7, 8, 9, 13})
-        for (int N : {1, 7, 8, 12, 16, 17, 33})
+      // Sizes of 1 and around the tile and vector widths (6×16 AVX2, 12×32 AVX-512, 8×12 NEON, 8-wide k steps).
+      for (int M : {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 25})
+        for (int N : {1, 7, 8, 12, 16, 17, 31, 32, 33, 47})
           for (int K : {1, 3, 8, 9, 17}) add(M, N, K, variant++);
       for (int r = 0; r < 60; ++r) add(small(rng), small(rng), small(rng), variant++);
       for (int r = 0; r < 12; ++r) add(tiny(rng), 1 + small(rng) * 11, 1 + small(rng) * 9, variant++);  // batch ≤ 4
-      // Larger than one cache block in every direction: K > KC (256), M > MC (144), and N > the 512-column block.
+      // Larger than one cache block in every direction: K > KC (256 AVX-512, 384 AVX2), M > MC (144 AVX2, 240
+      // AVX-512), and N > the 512-column block.
       add(150, 530, 300, variant++);
+      add(253, 77, 400, variant++);
       add(3, 1100, 600, variant++);
       add(4, 700, 1030, variant++);
       add(1, 2049, 520, variant++);
@@ -149,7 +151,8 @@ std::vector<Shape> shapes(std::mt19937& rng) {
 
 }  // namespace
 
-int main() {
+// --list: print the kernels and which one sgemm uses, and exit (for checking dispatch on emulated CPUs).
+int main(int argc, char** argv) {
   const std::vector<SgemmKernel>& kernels = lrp::kernels::availableSgemmKernels();
   const SgemmKernel& scalar = kernels.front();
   std::printf("kernels on this CPU:");
@@ -159,6 +162,7 @@ int main() {
     std::printf("FAIL: sgemm does not use the last available kernel\n");
     return 1;
   }
+  if (argc > 1 && std::strcmp(argv[1], "--list") == 0) return 0;
 
   std::mt19937 rng(20240611);
   const std::vector<Shape> all = shapes(rng);
