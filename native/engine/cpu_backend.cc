@@ -62,7 +62,7 @@ class CpuBackend final : public Backend {
   }
 
   // Buffers are recycled: every call of a model asks for the same sizes again, and reusing them avoids the page
-  // faults of fresh memory (a large share of the time otherwise). At most the peak in use is kept.
+  // faults of fresh memory (a large share of the time otherwise).
   float* allocate(int64_t count) override { return take(count, true); }
   float* allocateUninitialized(int64_t count) override { return take(count, false); }
 
@@ -107,7 +107,9 @@ class CpuBackend final : public Backend {
     liveBytes_ -= count * 4;
     free_.emplace(count, buffer);
     cachedBytes_ += count * 4;
-    while (cachedBytes_ > peakBytes_ && !free_.empty()) {
+    // Keep up to twice the peak in use: one call's distinct buffer sizes (layer outputs, relevance, convolution
+    // scratch) add up to more than its peak, and every later call asks for the same ones. dispose() frees it all.
+    while (cachedBytes_ > 2 * peakBytes_ && !free_.empty()) {
       auto largest = std::prev(free_.end());
       cachedBytes_ -= largest->first * 4;
       std::free(largest->second);
