@@ -40,8 +40,8 @@ export async function loadModel(
     const declared = summary.inputs[0]?.shape as readonly unknown[] | undefined;
     if (declared !== undefined && !hasFixedSampleShape(declared)) {
       const perSample = inputShape.length === declared.length ? inputShape.slice(1) : [...inputShape];
-      return onnx.loadOnnx(bytes, { inputShape: perSample, device });
+      return onnx.loadOnnx(bytes, device === undefined ? { inputShape: perSample } : { inputShape: perSample, device });
     }
   }
-  return onnx.loadOnnx(bytes, { device });
+  return onnx.loadOnnx(bytes, device === undefined ? undefined : { device });
 }
