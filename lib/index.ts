@@ -25,7 +25,7 @@ export {
   type FirstLayerType,
 } from './rules/composites';
 export { RULES_BY_LAYER_TYPE } from './rules/assign';
-export { backendInfo, type Device } from './native';
+export { backendInfo, type BackendInfo, type Device } from './native';
 export { defaultMemoryBudget, type MemoryEstimate } from './model/model';
 export { checkConservation, type ConservationOptions, type ConservationCheck } from './conservation';
 export {

@@ -84,7 +84,7 @@ export interface NativeAddon {
   /** Node-API version the addon was built for. */
   napiVersion: number;
   /** Description of the compute backend (instruction set, threads). */
-  backendInfo(): { backend: string; isa: string; threads: number };
+  backendInfo(): BackendInfo;
 }
 
 let cached: NativeAddon | undefined;
@@ -109,7 +109,17 @@ export function loadNative(): NativeAddon {
   return cached;
 }
 
+/** What {@link backendInfo} reports. */
+export interface BackendInfo {
+  /** The default compute backend, `'cpu'`. */
+  backend: string;
+  /** The GEMM kernel chosen for this CPU at load time: `'avx512f'`, `'avx2-fma'`, `'neon'` or `'scalar'`. */
+  isa: string;
+  /** Threads of the compute pool (the machine's hardware threads). */
+  threads: number;
+}
+
 /** What the compute backend runs on this machine: the GEMM kernel picked for the CPU and the pool's thread count. */
-export function backendInfo(): { backend: string; isa: string; threads: number } {
+export function backendInfo(): BackendInfo {
   return loadNative().backendInfo();
 }
