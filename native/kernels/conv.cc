@@ -1,9 +1,21 @@
-// im2col / col2im with the padding checks hoisted out of the innermost loop.
+// im2col / col2im with the padding checks hoisted out of the innermost loops (the valid column range is computed).
 #include "conv.h"
 
 #include <cstring>
 
 namespace lrp::kernels {
+
+namespace {
+
+// The output columns ow in [begin, end) whose tap w = ow·stride + w0 lies inside [0, width).
+inline void validColumns(int w0, int stride, int width, int outWidth, int& begin, int& end) {
+  begin = w0 >= 0 ? 0 : (-w0 + stride - 1) / stride;
+  end = w0 >= width ? 0 : (width - 1 - w0) / stride + 1;
+  if (end > outWidth) end = outWidth;
+  if (begin > end) begin = end;
+}
+
+}  // namespace
 
 void im2col(const ConvShape& s, const float* x, float* col, long ld) {
   for (int c = 0; c < s.channels; ++c) {
@@ -20,14 +32,15 @@ void im2col(const ConvShape& s, const float* x, float* col, long ld) {
           }
           const float* xrow = xc + static_cast<long>(h) * s.width;
           const int w0 = j * s.dilationWidth - s.padLeft;
-          if (s.strideWidth == 1 && w0 >= 0 && w0 + s.outWidth <= s.width) {
-            std::memcpy(out, xrow + w0, sizeof(float) * s.outWidth);
-            continue;
+          int begin, end;
+          validColumns(w0, s.strideWidth, s.width, s.outWidth, begin, end);
+          for (int ow = 0; ow < begin; ++ow) out[ow] = 0.f;
+          if (s.strideWidth == 1) {
+            std::memcpy(out + begin, xrow + begin + w0, sizeof(float) * size_t(end - begin));
+          } else {
+            for (int ow = begin; ow < end; ++ow) out[ow] = xrow[ow * s.strideWidth + w0];
           }
-          for (int ow = 0; ow < s.outWidth; ++ow) {
-            const int w = ow * s.strideWidth + w0;
-            out[ow] = (w >= 0 && w < s.width) ? xrow[w] : 0.f;
-          }
+          for (int ow = end; ow < s.outWidth; ++ow) out[ow] = 0.f;
         }
       }
     }
@@ -46,9 +59,14 @@ void col2imAdd(const ConvShape& s, const float* col, long ld, float* x) {
           float* xrow = xc + static_cast<long>(h) * s.width;
           const float* in = row + oh * s.outWidth;
           const int w0 = j * s.dilationWidth - s.padLeft;
-          for (int ow = 0; ow < s.outWidth; ++ow) {
-            const int w = ow * s.strideWidth + w0;
-            if (w >= 0 && w < s.width) xrow[w] += in[ow];
+          int begin, end;
+          validColumns(w0, s.strideWidth, s.width, s.outWidth, begin, end);
+          if (s.strideWidth == 1) {
+            float* dst = xrow + (begin + w0);
+            const float* src = in + begin;
+            for (int k = 0; k < end - begin; ++k) dst[k] += src[k];
+          } else {
+            for (int ow = begin; ow < end; ++ow) xrow[ow * s.strideWidth + w0] += in[ow];
           }
         }
       }
