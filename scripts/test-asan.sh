@@ -38,11 +38,13 @@ echo "test-asan: building the addon with $SAN_FLAGS"
     --CDCMAKE_CXX_FLAGS_RELWITHDEBINFO="$SAN_FLAGS" \
     --CDCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" >"$WORK/asan-build.log" 2>&1 \
     || { tail -50 "$WORK/asan-build.log"; echo "test-asan: build failed" >&2; exit 3; }
-  ADDON="$(find build-asan -name lrp.node -type f | head -1)"
+  ADDON="$(find build-asan -name lrp.node -type f -print -quit)"
   [ -n "$ADDON" ] || { echo "test-asan: no lrp.node under build-asan" >&2; exit 3; }
   mkdir -p build/Release
   cp "$ADDON" build/Release/lrp.node
-  nm -D --undefined-only build/Release/lrp.node | grep -q __asan_ || { echo "test-asan: the addon is not instrumented" >&2; exit 3; }
+  # Read nm's whole output first: `nm | grep -q` under pipefail fails at random when grep exits early (SIGPIPE).
+  symbols="$(nm -D --undefined-only build/Release/lrp.node)"
+  grep -q __asan_ <<<"$symbols" || { echo "test-asan: the addon is not instrumented" >&2; exit 3; }
   node scripts/build-ts.mjs >/dev/null
 )
 
