@@ -249,7 +249,8 @@ export class Model {
     const threads = checkThreads(options.threads);
     let perSample = this.inputSize * 2;  // the input copy and its relevance
     let layerScratch = 0;
-    let fixed = 0;
+    let derivedWeights = 0;
+    let convScratch = 0;
     for (const node of this.graph.nodes) {
       const out = shapeSize(node.outputShape);
       const inSize = shapeSize(node.inputShapes[0]);
@@ -257,15 +258,20 @@ export class Model {
       if (node.layer.type === 'dense' || node.layer.type === 'conv2d') {
         // z and s per group, the transposed product, and up to four transformed inputs (a⁺, a⁻, 1, bounds).
         layerScratch = Math.max(layerScratch, out * 2 + inSize * 5);
-        fixed += node.layer.weight.data.length * 4 * 4;  // up to four derived weight sets, cached once
+        derivedWeights += node.layer.weight.data.length * 4 * 4;  // up to four derived weight sets, cached once
       } else {
         layerScratch = Math.max(layerScratch, out + inSize * 2);
       }
       if (node.layer.type === 'conv2d') {
-        const [, inPerGroup, kh, kw] = node.layer.weight.shape;
-        fixed = Math.max(fixed, fixed + inPerGroup * kh * kw * node.outputShape[1] * node.outputShape[2] * 4 * threads);
+        // The CPU backend's im2col scratch covers about 4096 output columns (several images; at most 64 MiB) plus the
+        // GEMM result before it is scattered per image; grouped convolutions take one image per thread instead.
+        const [outChannels, inPerGroup, kh, kw] = node.layer.weight.shape;
+        const columns = Math.max(node.outputShape[1] * node.outputShape[2], 4096);
+        const perThread = node.layer.groups > 1 ? threads : 1;
+        convScratch = Math.max(convScratch, Math.min(2 ** 26, inPerGroup * kh * kw * columns * 4) * perThread + outChannels * columns * 4);
       }
     }
+    const fixed = derivedWeights + convScratch;
     const perSampleBytes = (perSample + layerScratch) * 4;
     const chunkSize = Math.floor((budget - fixed) / perSampleBytes);
     return { perSampleBytes, fixedBytes: fixed, totalBytes: fixed + batch * perSampleBytes, chunkSize: Math.max(0, Math.min(batch, chunkSize)) };
