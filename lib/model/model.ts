@@ -30,7 +30,11 @@ export interface ExplainOptions {
   target?: Target;
   /** Compute threads (default: the machine's available parallelism). */
   threads?: number;
-  /** Also return the relevance at every layer's output (`result.layerRelevance`). */
+  /**
+   * Also return the relevance at every layer's output (`result.layerRelevance`). That is also the relevance at the
+   * input of every layer that reads it (with several readers, their contributions summed); the relevance at the first
+   * layer's input is `result.relevance`.
+   */
   keepLayers?: boolean;
   /**
    * Peak memory the call may use, in bytes (default: a quarter of the machine's memory, at most 4 GiB). A larger
