@@ -1,7 +1,6 @@
 // The inputs of `lrp explain`: .npy, image and CSV files, folders and `*`/`?` patterns, turned into model inputs.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parse } from 'csv-parse/sync';
 import { LrpError } from '../errors';
 import { readCsv } from '../io/csv';
 import { type Image, type ImageToTensorOptions, imageToTensor, loadImage } from '../io/image';
@@ -238,19 +237,6 @@ export interface CsvCliOptions {
   idColumn?: string;
 }
 
-/**
- * The text of one column of a CSV file (the row labels of --id-column), read with the same csv-parse settings as
- * readCsv, which returns only the numeric columns.
- */
-function csvColumn(file: string, column: string): string[] {
-  const records = parse(fs.readFileSync(file, 'utf8'), { bom: true, trim: true, skip_empty_lines: true }) as string[][];
-  const index = records[0]?.indexOf(column) ?? -1;
-  if (index < 0) {
-    throw new LrpError('E_ARGUMENT', `${file}: --id-column '${column}' is not a column; its columns are ${(records[0] ?? []).join(', ')}`, { file });
-  }
-  return records.slice(1).map((record) => record[index] ?? '');
-}
-
 /** Reads a CSV file of named features (header row required) as `[rows, features]`. */
 export function loadCsvInput(file: string, options: CsvCliOptions): LoadedInput {
   const ignoreColumns = [...options.ignoreColumns];
@@ -262,10 +248,14 @@ export function loadCsvInput(file: string, options: CsvCliOptions): LoadedInput 
     if (error instanceof LrpError && / is not a number$/.test(error.message)) {
       throw new LrpError(error.code, `${error.message}; drop non-feature columns with --ignore-columns`, error.details);
     }
+    if (error instanceof LrpError && error.code === 'E_ARGUMENT' && /ignoreColumns names/.test(error.message)) {
+      // Say it in the command line's words: the names came from --ignore-columns / --id-column.
+      throw new LrpError('E_ARGUMENT', error.message.replace(/^readCsv: ignoreColumns names/, `${file}: --ignore-columns/--id-column name`), error.details);
+    }
     throw error;
   }
   if (table.rows.length === 0) throw new LrpError('E_INPUT', `${file}: the CSV file has no data rows`, { file });
-  const labels = options.idColumn === undefined ? undefined : csvColumn(file, options.idColumn);
+  const labels = options.idColumn === undefined ? undefined : table.ignored[options.idColumn];
   const features = table.columns.length;
   const data = new Float64Array(table.rows.length * features);
   table.rows.forEach((row, r) => data.set(row, r * features));

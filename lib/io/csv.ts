@@ -19,6 +19,8 @@ export interface CsvTable {
   columns: string[];
   /** One array per data row, with one number per entry of `columns`. */
   rows: number[][];
+  /** The text of each `ignoreColumns` column, one entry per data row (e.g. row ids to label a report with). */
+  ignored: Record<string, string[]>;
 }
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -42,7 +44,7 @@ export function readCsv(path: string, options: CsvOptions = {}): CsvTable {
  *
  * @example
  * const table = parseCsv('id,income,debt\n7,52000,1200\n', { ignoreColumns: ['id'] });
- * // { columns: ['income', 'debt'], rows: [[52000, 1200]] }
+ * // { columns: ['income', 'debt'], rows: [[52000, 1200]], ignored: { id: ['7'] } }
  */
 export function parseCsv(text: string, options: CsvOptions = {}, source = 'CSV'): CsvTable {
   const header = options.header ?? true;
@@ -61,7 +63,7 @@ export function parseCsv(text: string, options: CsvOptions = {}, source = 'CSV')
   } catch (error) {
     throw new LrpError('E_IO', `${source}: malformed CSV (${(error as Error).message})`, { file: source });
   }
-  if (records.length === 0) return { columns: [], rows: [] };
+  if (records.length === 0) return { columns: [], rows: [], ignored: {} };
 
   const width = records[0]!.record.length;
   const names = header ? records[0]!.record : Array.from({ length: width }, (_, i) => String(i));
@@ -80,5 +82,10 @@ export function parseCsv(text: string, options: CsvOptions = {}, source = 'CSV')
     }
     return Number(cell);
   }));
-  return { columns: kept.map((i) => names[i]!), rows };
+  const ignored: Record<string, string[]> = {};
+  for (const name of ignore) {
+    const i = names.indexOf(name);
+    ignored[name] = records.slice(firstData).map(({ record }) => record[i] ?? '');
+  }
+  return { columns: kept.map((i) => names[i]!), rows, ignored };
 }

@@ -21,6 +21,8 @@ test('reads a numeric CSV with a header, dropping ignored columns and empty line
   const table = readCsv(fixture('credit.csv'), { ignoreColumns: ['id'] });
   t.deepEqual(table.columns, ['income', 'debt', 'missed_payments', 'age']);
   t.deepEqual(table.rows, [[52000, 1200, 0, 34], [31000, 8800, 3, 51], [75000, 0, 1, 29]]);
+  t.deepEqual(Object.keys(table.ignored), ['id']);
+  t.deepEqual(table.ignored.id, ['101', '102', '103']);
   t.deepEqual(readCsv(fixture('credit.csv')).columns, ['id', 'income', 'debt', 'missed_payments', 'age']);
 });
 
@@ -28,10 +30,10 @@ test('reads text without a header, other delimiters, signs, exponents, spaces an
   const table = parseCsv('\uFEFF1; -2.5 ;+3e2\n.5;4.;-1E-3\n', { header: false, delimiter: ';' });
   t.deepEqual(table.columns, ['0', '1', '2']);
   t.deepEqual(table.rows, [[1, -2.5, 300], [0.5, 4, -0.001]]);
-  t.deepEqual(parseCsv('a,"b"\n"1",2\n'), { columns: ['a', 'b'], rows: [[1, 2]] });
-  t.deepEqual(parseCsv(''), { columns: [], rows: [] });
-  t.deepEqual(parseCsv('x,y\n'), { columns: ['x', 'y'], rows: [] });
-  t.deepEqual(parseCsv('0,1\n5,6\n', { header: false, ignoreColumns: ['0'] }), { columns: ['1'], rows: [[1], [6]] });
+  t.deepEqual(parseCsv('a,"b"\n"1",2\n'), { columns: ['a', 'b'], rows: [[1, 2]], ignored: {} });
+  t.deepEqual(parseCsv(''), { columns: [], rows: [], ignored: {} });
+  t.deepEqual(parseCsv('x,y\n'), { columns: ['x', 'y'], rows: [], ignored: {} });
+  t.deepEqual(parseCsv('0,1\n5,6\n', { header: false, ignoreColumns: ['0'] }), { columns: ['1'], rows: [[1], [6]], ignored: { 0: ['0', '5'] } });
 });
 
 test('a non-numeric cell is E_IO naming its line, row and column', (t) => {
