@@ -83,7 +83,7 @@ class CpuBackend final : public Backend {
       }
     }
     if (p) {
-      if (zeroed) std::memset(p, 0, size_t(count) * 4);
+      if (zeroed) parallelCopy(p, nullptr, count);
     } else {
       p = static_cast<float*>(zeroed ? std::calloc(size_t(count), sizeof(float)) : std::malloc(size_t(count) * sizeof(float)));
       if (!p) throw Error("E_MEMORY_BUDGET", "out of memory allocating " + std::to_string(count * 4) + " bytes");
@@ -116,9 +116,21 @@ class CpuBackend final : public Backend {
       free_.erase(largest);
     }
   }
-  void upload(float* device, const float* host, int64_t count) override { std::memcpy(device, host, size_t(count) * 4); }
-  void download(float* host, const float* device, int64_t count) override { std::memcpy(host, device, size_t(count) * 4); }
-  void fill(float* buffer, float value, int64_t count) override { std::fill(buffer, buffer + count, value); }
+  void upload(float* device, const float* host, int64_t count) override { parallelCopy(device, host, count); }
+  void download(float* host, const float* device, int64_t count) override { parallelCopy(host, device, count); }
+  void fill(float* buffer, float value, int64_t count) override {
+    parallelFor(count, threads_, [&](int64_t i0, int64_t i1) { std::fill(buffer + i0, buffer + i1, value); });
+  }
+
+  // dst = src (or zeros when src is null) over the pool: one thread alone does not saturate the memory bandwidth.
+  void parallelCopy(float* dst, const float* src, int64_t count) {
+    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(threads_, count >> 16));  // ≥ 256 KiB a chunk
+    parallelFor(chunks, threads_, [&](int64_t c0, int64_t c1) {
+      const int64_t begin = count * c0 / chunks, end = count * c1 / chunks;
+      if (src) std::memcpy(dst + begin, src + begin, size_t(end - begin) * 4);
+      else std::memset(dst + begin, 0, size_t(end - begin) * 4);
+    });
+  }
   void copy(float* dst, const float* src, int64_t count) override {
     if (dst + count <= src || src + count <= dst) {
       parallelFor(count, threads_, [&](int64_t i0, int64_t i1) { std::memcpy(dst + i0, src + i0, size_t(i1 - i0) * 4); });
@@ -422,14 +434,23 @@ class CpuBackend final : public Backend {
   }
 
   void signSummary(const float* x, int64_t count, bool* hasPositive, bool* hasNegative) override {
-    bool positive = false, negative = false;
-    for (int64_t i = 0; i < count && !(positive && negative); ++i) {
-      positive |= x[i] > 0.f;
-      negative |= x[i] < 0.f;
-    }
-    *hasPositive = positive;
-    *hasNegative = negative;
+    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(threads_, count >> 16));
+    std::vector<char> positive(size_t(chunks), 0), negative(size_t(chunks), 0);
+    parallelFor(chunks, threads_, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        bool p = false, n = false;
+        for (int64_t i = count * c / chunks, end = count * (c + 1) / chunks; i < end && !(p && n); ++i) {
+          p |= x[i] > 0.f;
+          n |= x[i] < 0.f;
+        }
+        positive[size_t(c)] = p;
+        negative[size_t(c)] = n;
+      }
+    });
+    *hasPositive = std::find(positive.begin(), positive.end(), 1) != positive.end();
+    *hasNegative = std::find(negative.begin(), negative.end(), 1) != negative.end();
   }
+
 
   void padForward(int batch, int channels, int height, int width, const int padding[4], const float* x, float* y) override {
     const int oh = height + padding[0] + padding[2], ow = width + padding[1] + padding[3];
