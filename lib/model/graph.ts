@@ -1,6 +1,6 @@
 // The model graph: the builder that checks shapes layer by layer, and canonization (BatchNorm merge).
 import { LrpError } from '../errors';
-import type { Layer, LayerType } from './layers';
+import { LINEAR_LAYER_TYPES, type Layer } from './layers';
 import { shapeSize } from './tensor';
 
 /** One node of a built graph: a layer, the nodes it reads, and its per-sample shapes (without the batch axis). */
@@ -216,8 +216,6 @@ function prune(nodes: GraphNode[], output: number): GraphNode[] {
   return kept;
 }
 
-const MERGEABLE: readonly LayerType[] = ['dense', 'conv2d'];
-
 /**
  * Merges each BatchNorm into the dense/conv2d before it when that layer's output feeds only the BatchNorm:
  * `W' = W·g/√(var+eps)`, `b' = (b − mean)·g/√(var+eps) + beta` per output channel, computed in float64.
@@ -234,7 +232,7 @@ function mergeBatchNorms(nodes: GraphNode[]): GraphNode[] {
     const src = node.inputs[0];
     if (src < 0 || consumers[src] !== 1) continue;
     const prev = out[src];
-    if (!MERGEABLE.includes(prev.layer.type) || prev.mergedBatchNorm) continue;
+    if (!LINEAR_LAYER_TYPES.includes(prev.layer.type) || prev.mergedBatchNorm) continue;
     const bn = node.layer;
     const linear = prev.layer as Extract<Layer, { type: 'dense' | 'conv2d' }>;
     const channels = linear.weight.shape[0];

@@ -10,8 +10,6 @@
 
 namespace lrp::addon {
 
-inline Napi::Value property(const Napi::Object& object, const char* key) { return object.Get(key); }
-
 inline double getNumber(const Napi::Object& object, const char* key, const std::string& where, double fallback = NAN,
                         bool required = false) {
   Napi::Value v = object.Get(key);
