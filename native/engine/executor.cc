@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "error.h"
 
@@ -13,6 +14,14 @@ namespace {
 
 // Layers whose relevance rule hands the relevance on unchanged (pass and reshapes).
 bool passesRelevanceUnchanged(LayerKind kind);
+
+// A concat's output as [outer, axis, inner]: the products of the dimensions before and after its axis.
+std::pair<int64_t, int64_t> concatSplit(const Layer& l) {
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < l.axis; ++d) outer *= l.outputShape[d];
+  for (size_t d = l.axis + 1; d < l.outputShape.size(); ++d) inner *= l.outputShape[d];
+  return {outer, inner};
+}
 
 class Pass {
  public:
@@ -138,9 +147,7 @@ class Pass {
         for (size_t k = 1; k < l.inputs.size(); ++k) be_.add(y, act(l.inputs[k]), batch_ * inSize);
         break;
       case LayerKind::Concat: {
-        int64_t outer = 1, inner = 1;
-        for (int d = 0; d < l.axis; ++d) outer *= l.outputShape[d];
-        for (size_t d = l.axis + 1; d < l.outputShape.size(); ++d) inner *= l.outputShape[d];
+        const auto [outer, inner] = concatSplit(l);
         const int64_t outBlock = l.outputShape[l.axis] * inner;
         int64_t offset = 0;
         for (size_t k = 0; k < l.inputs.size(); ++k) {
@@ -187,9 +194,7 @@ class Pass {
         return;
       }
       case LayerKind::Concat: {
-        int64_t outer = 1, inner = 1;
-        for (int d = 0; d < l.axis; ++d) outer *= l.outputShape[d];
-        for (size_t d = l.axis + 1; d < l.outputShape.size(); ++d) inner *= l.outputShape[d];
+        const auto [outer, inner] = concatSplit(l);
         int64_t offset = 0;
         for (int m = 0; m < k; ++m) offset += l.inputShapes[m][l.axis] * inner;
         const int64_t block = l.inputShapes[k][l.axis] * inner;
