@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-KERNELS=(native/kernels/cpu_features.cc native/kernels/dispatch.cc native/kernels/gemm_avx2.cc
-         native/kernels/gemm_avx512.cc native/kernels/gemm_blocked.cc native/kernels/gemm_neon.cc native/kernels/gemm_scalar.cc)
+KERNELS=(native/kernels/conv.cc native/kernels/conv_gemm.cc native/kernels/cpu_features.cc native/kernels/dispatch.cc
+         native/kernels/gemm_avx2.cc native/kernels/gemm_avx512.cc native/kernels/gemm_blocked.cc native/kernels/gemm_neon.cc
+         native/kernels/gemm_scalar.cc)
 # The shipped build's flags (binding.gyp): no -march, so the SIMD kernels are chosen at run time.
 FLAGS=(-std=c++17 -O3 -Wall -Wextra -pthread)
 OUT="$(mktemp -d "${TMPDIR:-/tmp}/lrp-kernels.XXXXXX")"
@@ -17,10 +18,15 @@ CXX="${CXX:-g++}"
 echo "== kernel_test ($("$CXX" -dumpmachine), $CXX)"
 "$CXX" "${FLAGS[@]}" "${KERNELS[@]}" native/tests/kernel_test.cc -o "$OUT/kernel_test"
 "$OUT/kernel_test"
+echo "== conv_gemm_test"
+"$CXX" "${FLAGS[@]}" "${KERNELS[@]}" native/tests/conv_gemm_test.cc -o "$OUT/conv_gemm_test"
+"$OUT/conv_gemm_test"
 
 echo "== kernel_test with the intrinsic micro-kernel instead of inline assembly (what MSVC builds)"
 "$CXX" "${FLAGS[@]}" -DLRP_GEMM_NO_ASM "${KERNELS[@]}" native/tests/kernel_test.cc -o "$OUT/kernel_test_no_asm"
 "$OUT/kernel_test_no_asm" | grep -v '^scalar'
+"$CXX" "${FLAGS[@]}" -DLRP_GEMM_NO_ASM "${KERNELS[@]}" native/tests/conv_gemm_test.cc -o "$OUT/conv_gemm_test_no_asm"
+"$OUT/conv_gemm_test_no_asm" | grep -v '^scalar'
 
 if command -v qemu-x86_64 >/dev/null && [[ "$("$CXX" -dumpmachine)" == x86_64* ]]; then
   echo "== kernel_test on an emulated CPU without AVX2 (qemu-x86_64 -cpu Nehalem): must fall back to scalar"
@@ -38,6 +44,8 @@ if command -v aarch64-linux-gnu-g++ >/dev/null && command -v qemu-aarch64 >/dev/
   echo "== kernel_test (aarch64-linux-gnu, under qemu-aarch64)"
   aarch64-linux-gnu-g++ "${FLAGS[@]}" "${KERNELS[@]}" native/tests/kernel_test.cc -o "$OUT/kernel_test_arm64"
   qemu-aarch64 -L /usr/aarch64-linux-gnu "$OUT/kernel_test_arm64"
+  aarch64-linux-gnu-g++ "${FLAGS[@]}" "${KERNELS[@]}" native/tests/conv_gemm_test.cc -o "$OUT/conv_gemm_test_arm64"
+  qemu-aarch64 -L /usr/aarch64-linux-gnu "$OUT/conv_gemm_test_arm64"
 else
   echo "== arm64 check SKIPPED: aarch64-linux-gnu-g++ and/or qemu-aarch64 missing" \
        "(apt-get install -y g++-aarch64-linux-gnu qemu-user)"

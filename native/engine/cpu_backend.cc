@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "../kernels/conv.h"
+#include "../kernels/conv_gemm.h"
+#include "../kernels/elementwise.h"
 #include "../kernels/gemm.h"
 #include "backend.h"
 #include "error.h"
@@ -20,8 +22,6 @@ namespace lrp {
 namespace {
 
 using kernels::sgemm;
-
-float sign0(float z) { return z >= 0.f ? 1.f : -1.f; }
 
 kernels::ConvShape groupShape(const ConvGeometry& g) {
   return kernels::ConvShape{g.inChannels / g.groups, g.inHeight, g.inWidth, g.outHeight, g.outWidth,
@@ -159,60 +159,39 @@ class CpuBackend final : public Backend {
     });
   }
 
-  // Convolution as GEMM over several images at once: im2col of `count` images side by side gives one [K, count·HW]
-  // matrix, so the weights are packed once per chunk and both the GEMM's columns and the threads stay busy even for
-  // small feature maps or a batch of one. Grouped convolutions run one GEMM per image and group.
+  // Convolution as an implicit GEMM over the whole batch (kernels/conv_gemm.h): the threads split the columns
+  // (sample, output position) of the virtual im2col matrix, so both stay busy for small feature maps or a batch of one.
+  // Grouped convolutions run one GEMM per image and group.
   void convForward(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
                    bool accumulate, float sign) override {
     if (g.groups != 1) return convForwardGrouped(g, batch, x, weight, bias, y, accumulate, sign);
-    const kernels::ConvShape gs = groupShape(g);
-    const int64_t kk = int64_t(g.inChannels) * g.kernelHeight * g.kernelWidth;
     const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inChannels) * g.inHeight * g.inWidth;
     const int64_t ySize = int64_t(g.outChannels) * outSize;
-    const bool pointwise = isPointwise(g);
-    const int chunk = samplesPerGemm(kk, outSize, batch);
-    Scratch col(*this), out(*this);
-    for (int n0 = 0; n0 < batch; n0 += chunk) {
-      const int count = std::min(chunk, batch - n0);
-      const int64_t width = count * outSize;
-      const float* cols = x + n0 * inSize;
-      if (!(pointwise && count == 1)) {
-        col.reserve(kk * width);
-        parallelFor(count, threads_, [&](int64_t s0, int64_t s1) {
-          for (int64_t s = s0; s < s1; ++s) kernels::im2col(gs, x + (n0 + s) * inSize, col.data() + s * outSize, long(width));
-        });
-        cols = col.data();
+    const kernels::ConvGemmProblem problem{groupShape(g), g.outChannels, weight, x, inSize, y, ySize, sign, accumulate};
+    const int64_t columns = int64_t(batch) * outSize;
+    // Chunks of whole NR-multiples keep most C tiles inside one sample; at least 256 columns a chunk.
+    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(threads_, columns / 256));
+    parallelFor(chunks, threads_, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t begin = (columns * c / chunks) & ~int64_t(31), end = c + 1 == chunks ? columns : (columns * (c + 1) / chunks) & ~int64_t(31);
+        kernels::convGemm(problem, begin, end - begin);
       }
-      // One image: the GEMM writes straight into y. Several: into a [outC, count·HW] scratch, scattered below.
-      float* target = y + n0 * ySize;
-      if (count > 1) {
-        out.reserve(g.outChannels * width);
-        target = out.data();
-      }
-      const float beta = (count == 1 && accumulate) ? 1.f : 0.f;
-      parallelFor(width, threads_, [&](int64_t c0, int64_t c1) {
-        sgemm(false, false, g.outChannels, int(c1 - c0), int(kk), sign, weight, int(kk), cols + c0, int(width), beta,
-              target + c0, int(width));
-      });
-      parallelFor(int64_t(count) * g.outChannels, threads_, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-          const int64_t s = r / g.outChannels, c = r % g.outChannels;
-          float* yc = y + (n0 + s) * ySize + c * outSize;
-          const float b = bias ? sign * bias[c] : 0.f;
-          if (count == 1) {
-            if (bias) for (int64_t k = 0; k < outSize; ++k) yc[k] += b;
-            continue;
-          }
-          const float* oc = out.data() + c * width + s * outSize;
-          if (accumulate) for (int64_t k = 0; k < outSize; ++k) yc[k] += oc[k] + b;
-          else for (int64_t k = 0; k < outSize; ++k) yc[k] = oc[k] + b;
-        }
-      });
-    }
+    });
+    if (bias) addChannelBias(batch, g.outChannels, int(outSize), bias, sign, y);
   }
 
   void convTransposed(const ConvGeometry& g, int batch, const float* s, const float* weight, float* dx) override {
     if (g.groups != 1) return convTransposedGrouped(g, batch, s, weight, dx);
+    // With stride 1 the transposed convolution is a convolution of s with the kernel flipped and its channel axes
+    // swapped: the forward path (no col2im, no zeroing of dx, no gather of s) at the forward pass's speed.
+    // Not for few input channels (the first layer's RGB): the flipped GEMM would have that few rows, and packing its
+    // outChannels·kh·kw-deep panels would cost more than the col2im it saves.
+    if (g.strideHeight == 1 && g.strideWidth == 1 && g.inChannels >= 16) {
+      const ConvGeometry flipped = flippedGeometry(g);
+      if (flipped.padTop >= 0 && flipped.padLeft >= 0) {
+        return convForward(flipped, batch, s, flippedWeights(g, weight), nullptr, dx, false, 1.f);
+      }
+    }
     const kernels::ConvShape gs = groupShape(g);
     const int64_t kk = int64_t(g.inChannels) * g.kernelHeight * g.kernelWidth;
     const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inChannels) * g.inHeight * g.inWidth;
@@ -335,7 +314,7 @@ class CpuBackend final : public Backend {
     parallelFor(count, threads_, [&](int64_t i0, int64_t i1) {
       switch (kind) {
         case LayerKind::Relu:
-          for (int64_t i = i0; i < i1; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;
+          kernels::relu(x + i0, y + i0, i1 - i0);
           break;
         case LayerKind::LeakyRelu:
           for (int64_t i = i0; i < i1; ++i) y[i] = x[i] >= 0.f ? x[i] : alpha * x[i];
@@ -397,27 +376,18 @@ class CpuBackend final : public Backend {
   void stabilizedDivide(const float* r, const float* z, const float* mask, int maskSign, float epsilon, float* s,
                         int64_t count) override {
     parallelFor(count, threads_, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        float m = 1.f;
-        if (maskSign > 0) m = mask[i] > 0.f ? 1.f : 0.f;
-        else if (maskSign < 0) m = mask[i] < 0.f ? 1.f : 0.f;
-        // No relevance to distribute gives no relevance, also where the denominator is 0 (ε = 0): never 0/0.
-        s[i] = (m == 0.f || r[i] == 0.f) ? 0.f : r[i] / (z[i] + epsilon * sign0(z[i]));
-      }
+      kernels::stabilizedDivide(r + i0, z + i0, mask ? mask + i0 : nullptr, maskSign, epsilon, s + i0, i1 - i0);
     });
   }
 
   void multiplyAccumulate(float* dst, const float* a, const float* c, float coefficient, int64_t count) override {
     parallelFor(count, threads_, [&](int64_t i0, int64_t i1) {
-      if (a) for (int64_t i = i0; i < i1; ++i) dst[i] += coefficient * (a[i] * c[i]);
-      else for (int64_t i = i0; i < i1; ++i) dst[i] += coefficient * c[i];
+      kernels::multiplyAccumulate(dst + i0, a ? a + i0 : nullptr, c + i0, coefficient, i1 - i0);
     });
   }
 
   void add(float* dst, const float* src, int64_t count) override {
-    parallelFor(count, threads_, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) dst[i] += src[i];
-    });
+    parallelFor(count, threads_, [&](int64_t i0, int64_t i1) { kernels::scaledAccumulate(dst + i0, src + i0, 1.f, i1 - i0); });
   }
 
   void copyBlocks(int64_t rows, int64_t block, const float* src, int64_t srcStride, float* dst, int64_t dstStride,
@@ -426,9 +396,9 @@ class CpuBackend final : public Backend {
       for (int64_t r = r0; r < r1; ++r) {
         const float* s = src + r * srcStride;
         float* d = dst + r * dstStride;
-        if (accumulate) for (int64_t i = 0; i < block; ++i) d[i] += alpha * s[i];
+        if (accumulate) kernels::scaledAccumulate(d, s, alpha, block);
         else if (alpha == 1.f) std::memcpy(d, s, size_t(block) * 4);
-        else for (int64_t i = 0; i < block; ++i) d[i] = alpha * s[i];
+        else kernels::scaledCopy(d, s, alpha, block);
       }
     });
   }
@@ -438,11 +408,9 @@ class CpuBackend final : public Backend {
     std::vector<char> positive(size_t(chunks), 0), negative(size_t(chunks), 0);
     parallelFor(chunks, threads_, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
+        const int64_t begin = count * c / chunks, end = count * (c + 1) / chunks;
         bool p = false, n = false;
-        for (int64_t i = count * c / chunks, end = count * (c + 1) / chunks; i < end && !(p && n); ++i) {
-          p |= x[i] > 0.f;
-          n |= x[i] < 0.f;
-        }
+        kernels::signScan(x + begin, end - begin, &p, &n);
         positive[size_t(c)] = p;
         negative[size_t(c)] = n;
       }
@@ -450,7 +418,6 @@ class CpuBackend final : public Backend {
     *hasPositive = std::find(positive.begin(), positive.end(), 1) != positive.end();
     *hasNegative = std::find(negative.begin(), negative.end(), 1) != negative.end();
   }
-
 
   void padForward(int batch, int channels, int height, int width, const int padding[4], const float* x, float* y) override {
     const int oh = height + padding[0] + padding[2], ow = width + padding[1] + padding[3];
@@ -470,14 +437,9 @@ class CpuBackend final : public Backend {
   }
 
   void sumPerSample(const float* x, int batch, int64_t size, double* hostOut) override {
-    // One sample per task (the order of the additions, so the sum, is the same for any thread count).
+    // One sample per task: the sum does not depend on the thread count.
     parallelFor(batch, threads_, [&](int64_t n0, int64_t n1) {
-      for (int64_t n = n0; n < n1; ++n) {
-        double sum = 0;
-        const float* xs = x + n * size;
-        for (int64_t i = 0; i < size; ++i) sum += xs[i];
-        hostOut[n] = sum;
-      }
+      for (int64_t n = n0; n < n1; ++n) hostOut[n] = kernels::sum(x + n * size, size);
     });
   }
 
@@ -492,6 +454,36 @@ class CpuBackend final : public Backend {
         if (w >= 0 && w < g.inWidth) fn(h, w);
       }
     }
+  }
+
+  // The forward geometry equal to g's stride-1 transposed convolution: s [outC, outH, outW] → dx [inC, inH, inW].
+  static ConvGeometry flippedGeometry(const ConvGeometry& g) {
+    ConvGeometry f = g;
+    f.inChannels = g.outChannels;
+    f.inHeight = g.outHeight;
+    f.inWidth = g.outWidth;
+    f.outChannels = g.inChannels;
+    f.outHeight = g.inHeight;
+    f.outWidth = g.inWidth;
+    f.padTop = g.dilationHeight * (g.kernelHeight - 1) - g.padTop;
+    f.padLeft = g.dilationWidth * (g.kernelWidth - 1) - g.padLeft;
+    return f;
+  }
+
+  // W'[c, o, kh−1−i, kw−1−j] = W[o, c, i, j], made once per weight tensor. Weight buffers live as long as the model
+  // that owns this backend, so their address identifies them.
+  const float* flippedWeights(const ConvGeometry& g, const float* weight) {
+    const int kh = g.kernelHeight, kw = g.kernelWidth, taps = kh * kw;
+    const int64_t count = int64_t(g.outChannels) * g.inChannels * taps;
+    std::lock_guard<std::mutex> lock(flippedMutex_);
+    std::vector<float>& w = flipped_[{weight, count}];
+    if (w.empty()) {
+      w.resize(size_t(count));
+      for (int64_t o = 0; o < g.outChannels; ++o)
+        for (int64_t c = 0; c < g.inChannels; ++c)
+          for (int t = 0; t < taps; ++t) w[size_t((c * g.outChannels + o) * taps + (taps - 1 - t))] = weight[(o * g.inChannels + c) * taps + t];
+    }
+    return w.data();
   }
 
   // Images per convolution GEMM: about 4096 columns, the scratch (im2col) at most 64 MiB.
@@ -583,7 +575,8 @@ class CpuBackend final : public Backend {
 
   // Per calling thread: each explain call runs on its own worker thread and may ask for its own thread count.
   static thread_local int threads_;
-  std::mutex poolMutex_;
+  std::mutex poolMutex_, flippedMutex_;
+  std::map<std::pair<const float*, int64_t>, std::vector<float>> flipped_;  // see flippedWeights
   std::multimap<int64_t, float*> free_;          // recycled buffers by size (floats)
   std::unordered_map<float*, int64_t> live_;     // buffers handed out, with their size
   int64_t liveBytes_ = 0, peakBytes_ = 0, cachedBytes_ = 0;

@@ -15,6 +15,10 @@ inline void validColumns(int w0, int stride, int width, int outWidth, int& begin
   if (begin > end) begin = end;
 }
 
+inline void copyRow(const float* __restrict src, float* __restrict dst, int n) {
+  for (int k = 0; k < n; ++k) dst[k] = src[k];
+}
+
 }  // namespace
 
 void im2col(const ConvShape& s, const float* x, float* col, long ld) {
@@ -27,16 +31,17 @@ void im2col(const ConvShape& s, const float* x, float* col, long ld) {
           const int h = oh * s.strideHeight - s.padTop + i * s.dilationHeight;
           float* out = row + oh * s.outWidth;
           if (h < 0 || h >= s.height) {
-            std::memset(out, 0, sizeof(float) * s.outWidth);
+            for (int ow = 0; ow < s.outWidth; ++ow) out[ow] = 0.f;
             continue;
           }
           const float* xrow = xc + static_cast<long>(h) * s.width;
           const int w0 = j * s.dilationWidth - s.padLeft;
           int begin, end;
           validColumns(w0, s.strideWidth, s.width, s.outWidth, begin, end);
+          // Rows are short (often 8–64 values): inline loops, which vectorise, beat memcpy/memset calls.
           for (int ow = 0; ow < begin; ++ow) out[ow] = 0.f;
           if (s.strideWidth == 1) {
-            std::memcpy(out + begin, xrow + begin + w0, sizeof(float) * size_t(end - begin));
+            copyRow(xrow + begin + w0, out + begin, end - begin);
           } else {
             for (int ow = begin; ow < end; ++ow) out[ow] = xrow[ow * s.strideWidth + w0];
           }

@@ -6,10 +6,7 @@
 namespace lrp::kernels {
 
 #if defined(LRP_HAVE_SGEMM_AVX2)
-#define LRP_HAVE_SGEMM_AVX512 1
-// gemm_avx512.cc: the AVX-512F micro-kernel in the blocked driver (compiled wherever the AVX2 kernel is).
-void sgemmAvx512(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
-                 int ldb, float beta, float* C, int ldc);
+#define LRP_HAVE_SGEMM_AVX512 1  // gemm_avx512.cc is compiled wherever the AVX2 kernel is
 #endif
 
 namespace {

@@ -358,7 +358,20 @@ LRP_AVX2 void kernel6x16(int depth, const float* a, const float* b, float alpha,
 #undef LRP_STEP
 #undef LRP_STORE_ROW
 
-const GemmMicroKernel kAvx2Micro{kMR, kNR, /*kc*/ 384, /*mc*/ 144, /*nc*/ 4096, packA6, packB16, kernel6x16};
+// One run of a convolution panel row (length ≤ 16): masked loads read only the valid taps (maskload does not fault
+// on masked-off lanes), masked stores stop at the run's end.
+LRP_AVX2 void copyRun(const float* src, int begin, int end, int length, float* dst) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int half = 0; half < 2 && half * 8 < length; ++half) {
+    const __m256i index = _mm256_add_epi32(lane, _mm256_set1_epi32(half * 8));
+    const __m256i load = _mm256_and_si256(_mm256_cmpgt_epi32(index, _mm256_set1_epi32(begin - 1)),
+                                          _mm256_cmpgt_epi32(_mm256_set1_epi32(end), index));
+    const __m256i store = _mm256_cmpgt_epi32(_mm256_set1_epi32(length), index);
+    _mm256_maskstore_ps(dst + half * 8, store, _mm256_maskload_ps(src + half * 8, load));
+  }
+}
+
+const GemmMicroKernel kAvx2Micro{kMR, kNR, /*kc*/ 384, /*mc*/ 144, /*nc*/ 4096, packA6, packB16, kernel6x16, copyRun};
 
 // ---- batch ≤ 4, B transposed (dense forward): each weight row is read once and dotted with the ROWS rows of A ----
 
@@ -481,6 +494,8 @@ LRP_AVX2 void smallBatchPlainB(int N, int K, float alpha, const float* A, int ld
 }
 
 }  // namespace
+
+const GemmMicroKernel& avx2MicroKernel() { return kAvx2Micro; }
 
 void sgemmAvx2(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
                int ldb, float beta, float* C, int ldc) {

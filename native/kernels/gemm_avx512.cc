@@ -185,9 +185,18 @@ LRP_AVX512 void kernel(int depth, const float* a, const float* b, float alpha, b
   }
 }
 
-const GemmMicroKernel kAvx512Micro{kMR, kNR, LRP_AVX512_KC, LRP_AVX512_MC, LRP_AVX512_NC, packA, packB, kernel};
+// One run of a convolution panel row: masked loads read only the valid taps, masked stores stop at the run's end.
+LRP_AVX512 void copyRun(const float* src, int begin, int end, int length, float* dst) {
+  const uint32_t valid = static_cast<uint32_t>(((uint64_t(1) << end) - 1) & ~((uint64_t(1) << begin) - 1));
+  _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(static_cast<__mmask16>(valid), src));
+  if (length > 16) _mm512_storeu_ps(dst + 16, _mm512_maskz_loadu_ps(static_cast<__mmask16>(valid >> 16), src + 16));
+}
+
+const GemmMicroKernel kAvx512Micro{kMR, kNR, LRP_AVX512_KC, LRP_AVX512_MC, LRP_AVX512_NC, packA, packB, kernel, copyRun};
 
 }  // namespace
+
+const GemmMicroKernel& avx512MicroKernel() { return kAvx512Micro; }
 
 void sgemmAvx512(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
                  int ldb, float beta, float* C, int ldc) {

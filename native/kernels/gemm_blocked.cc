@@ -8,31 +8,6 @@
 
 namespace lrp::kernels {
 
-namespace {
-
-// A 64-byte aligned scratch buffer that only grows; one per thread and use, so concurrent callers never share it.
-class PackBuffer {
- public:
-  ~PackBuffer() { release(); }
-  float* reserve(size_t count) {
-    if (count > capacity_) {
-      release();
-      data_ = static_cast<float*>(::operator new(count * sizeof(float), std::align_val_t(64)));
-      capacity_ = count;
-    }
-    return data_;
-  }
-
- private:
-  void release() {
-    if (data_) ::operator delete(data_, std::align_val_t(64));
-    data_ = nullptr;
-    capacity_ = 0;
-  }
-  float* data_ = nullptr;
-  size_t capacity_ = 0;
-};
-
 int roundUp(int value, int step) { return (value + step - 1) / step * step; }
 
 // Splits `total` into the fewest blocks of at most `limit`, of nearly equal size (a multiple of `step` where possible),
@@ -42,7 +17,20 @@ int balancedBlock(int total, int limit, int step) {
   return std::min(limit, roundUp((total + blocks - 1) / blocks, step));
 }
 
-}  // namespace
+float* PackBuffer::reserve(size_t count) {
+  if (count > capacity_) {
+    release();
+    data_ = static_cast<float*>(::operator new(count * sizeof(float), std::align_val_t(64)));
+    capacity_ = count;
+  }
+  return data_;
+}
+
+void PackBuffer::release() {
+  if (data_) ::operator delete(data_, std::align_val_t(64));
+  data_ = nullptr;
+  capacity_ = 0;
+}
 
 void scaleMatrix(int M, int N, float beta, float* C, int ldc) {
   if (beta == 1.f) return;

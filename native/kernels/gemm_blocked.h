@@ -1,6 +1,8 @@
 // The cache-blocked GEMM driver shared by the SIMD kernels (GotoBLAS/BLIS loop structure) and the kernels' entry points.
 #pragma once
 
+#include <cstddef>
+
 #include "gemm.h"
 
 namespace lrp::kernels {
@@ -19,7 +21,29 @@ struct GemmMicroKernel {
   // tile with the same operations whatever rows and cols are, so results do not depend on where a tile falls.
   void (*kernel)(int depth, const float* a, const float* b, float alpha, bool accumulate, float* C, int ldc, int rows,
                  int cols);
+  // dst[e] = src[e] for e in [begin, end), 0 for the rest of [0, length); length ≤ NR. Reads src only inside
+  // [begin, end) (src may point before a row's start). Packs convolution panels (conv_gemm.cc); null: plain loops.
+  void (*copyRun)(const float* src, int begin, int end, int length, float* dst);
 };
+
+// A 64-byte aligned scratch buffer that only grows; one per thread and use, so concurrent callers never share it.
+class PackBuffer {
+ public:
+  PackBuffer() = default;
+  PackBuffer(const PackBuffer&) = delete;
+  PackBuffer& operator=(const PackBuffer&) = delete;
+  ~PackBuffer() { release(); }
+  float* reserve(size_t count);
+
+ private:
+  void release();
+  float* data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+int roundUp(int value, int step);
+// The K block for `total` under `limit`: the fewest blocks of nearly equal size (see gemm_blocked.cc).
+int balancedBlock(int total, int limit, int step);
 
 // C = alpha · op(A) · op(B) + beta · C with the given micro-kernel; single-threaded, packing buffers are thread_local.
 void sgemmBlocked(const GemmMicroKernel& micro, bool transA, bool transB, int M, int N, int K, float alpha,
@@ -32,11 +56,17 @@ void scaleMatrix(int M, int N, float beta, float* C, int ldc);
 #define LRP_HAVE_SGEMM_AVX2 1
 void sgemmAvx2(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
                int ldb, float beta, float* C, int ldc);
+// The AVX2 and AVX-512F micro-kernels (call the latter only where cpuFeatures().avx512f).
+const GemmMicroKernel& avx2MicroKernel();
+const GemmMicroKernel& avx512MicroKernel();
+void sgemmAvx512(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                 int ldb, float beta, float* C, int ldc);
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
 #define LRP_HAVE_SGEMM_NEON 1
 void sgemmNeon(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
                int ldb, float beta, float* C, int ldc);
+const GemmMicroKernel& neonMicroKernel();
 #endif
 
 }  // namespace lrp::kernels

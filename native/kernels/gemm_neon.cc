@@ -160,9 +160,11 @@ void kernel8x12(int depth, const float* a, const float* b, float alpha, bool acc
 #undef LRP_STORE_ROW
 #undef LRP_STORE_ALL
 
-const GemmMicroKernel kNeonMicro{kMR, kNR, /*kc*/ 256, /*mc*/ 128, /*nc*/ 3072, packA8, packB12, kernel8x12};
+const GemmMicroKernel kNeonMicro{kMR, kNR, /*kc*/ 256, /*mc*/ 128, /*nc*/ 3072, packA8, packB12, kernel8x12, nullptr};
 
 }  // namespace
+
+const GemmMicroKernel& neonMicroKernel() { return kNeonMicro; }
 
 void sgemmNeon(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
                int ldb, float beta, float* C, int ldc) {

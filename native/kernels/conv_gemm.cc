@@ -1,0 +1,246 @@
+// The implicit-GEMM convolution (see conv_gemm.h): the blocked driver's loops with B panels packed from the images
+// and C tiles stored into the samples' outputs.
+#include "conv_gemm.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "cpu_features.h"
+#include "gemm.h"
+#include "gemm_blocked.h"
+
+namespace lrp::kernels {
+
+namespace {
+
+constexpr int kMaxTile = 16 * 32;  // the largest MR·NR of any micro-kernel
+
+inline void prefetchForWrite(const float* address) {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(address, 1, 3);
+#else
+  (void)address;
+#endif
+}
+
+inline void prefetchForRead(const float* address) {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(address, 0, 3);
+#else
+  (void)address;
+#endif
+}
+
+int64_t outputPositions(const ConvShape& s) { return int64_t(s.outHeight) * s.outWidth; }
+
+// Packs columns [col, col + width) and rows [k0, k0 + depth) of the virtual im2col matrix into one NR-wide panel
+// (packed[k·NR + j], zero beyond `width`). The columns are split into runs along output rows; each run reads a
+// contiguous stretch of an input row for stride 1.
+void packConvPanel(const GemmMicroKernel& micro, const ConvGemmProblem& p, int k0, int depth, int64_t col, int width,
+                   float* packed) {
+  const int nr = micro.nr;
+  const ConvShape& s = p.shape;
+  const int64_t positions = outputPositions(s), plane = int64_t(s.height) * s.width;
+  struct Run {
+    const float* image;
+    int h0, w0, length, offset;  // input row/column of tap (0, 0), columns in the run, first panel column
+  };
+  Run runs[32];
+  int runCount = 0;
+  for (int offset = 0; offset < width;) {
+    const int64_t sample = (col + offset) / positions, position = (col + offset) % positions;
+    const int oh = int(position / s.outWidth), ow = int(position % s.outWidth);
+    const int length = std::min(s.outWidth - ow, width - offset);
+    runs[runCount++] = Run{p.x + sample * p.xSampleStride, oh * s.strideHeight - s.padTop,
+                           ow * s.strideWidth - s.padLeft, length, offset};
+    offset += length;
+  }
+  const int taps = s.kernelHeight * s.kernelWidth;
+  int c = k0 / taps, i = (k0 % taps) / s.kernelWidth, j = k0 % s.kernelWidth;
+  for (int k = 0; k < depth; ++k) {
+    float* dst = packed + int64_t(k) * nr;
+    const int64_t channelOffset = int64_t(c) * plane;
+    for (int r = 0; r < runCount; ++r) {
+      const Run& run = runs[r];
+      float* d = dst + run.offset;
+      const int h = run.h0 + i * s.dilationHeight;
+      if (h < 0 || h >= s.height) {
+        for (int e = 0; e < run.length; ++e) d[e] = 0.f;
+        continue;
+      }
+      const float* row = run.image + channelOffset + int64_t(h) * s.width;
+      const int w0 = run.w0 + j * s.dilationWidth;
+      // The same row two channels on is read kh·kw steps later: fetch it now (the rows of successive k are too far
+      // apart for the hardware prefetchers).
+      if (j == 0) {
+        prefetchForRead(row + run.w0 + 2 * plane);
+        prefetchForRead(row + run.w0 + run.length - 1 + 2 * plane);
+      }
+      if (s.strideWidth == 1) {
+        const int begin = std::min(run.length, std::max(0, -w0)), end = std::max(begin, std::min(run.length, s.width - w0));
+        if (micro.copyRun) {
+          micro.copyRun(row + w0, begin, end, run.length, d);
+          continue;
+        }
+        for (int e = 0; e < begin; ++e) d[e] = 0.f;
+        const float* src = row + w0;
+        for (int e = begin; e < end; ++e) d[e] = src[e];
+        for (int e = end; e < run.length; ++e) d[e] = 0.f;
+      } else {
+        for (int e = 0; e < run.length; ++e) {
+          const int w = w0 + e * s.strideWidth;
+          d[e] = (w >= 0 && w < s.width) ? row[w] : 0.f;
+        }
+      }
+    }
+    for (int e = width; e < nr; ++e) dst[e] = 0.f;
+    if (++j == s.kernelWidth) {
+      j = 0;
+      if (++i == s.kernelHeight) {
+        i = 0;
+        ++c;
+      }
+    }
+  }
+}
+
+// Runs the micro-kernel for the C tile at rows [row, row + rows) and columns [col, col + width). A tile inside one
+// sample's output is stored in place; one that spans two samples goes through a local tile (same arithmetic).
+void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, const float* a, const float* b, int row,
+             int rows, int64_t col, int width, bool accumulate) {
+  const int64_t positions = outputPositions(p.shape);
+  const int64_t sample = col / positions, position = col % positions;
+  if (position + width <= positions) {
+    float* c = p.y + sample * p.ySampleStride + int64_t(row) * positions + position;
+    // The outputs are usually not in cache yet: request their lines now, so the kernel's stores at the end of the
+    // tile (after kc steps) do not stall on them.
+    for (int r = 0; r < rows; ++r) {
+      prefetchForWrite(c + int64_t(r) * positions);
+      prefetchForWrite(c + int64_t(r) * positions + width - 1);
+    }
+    micro.kernel(depth, a, b, p.alpha, accumulate, c, int(positions), rows, width);
+    return;
+  }
+  alignas(64) float tile[kMaxTile];
+  auto at = [&](int r, int e) {
+    const int64_t cc = col + e;
+    return p.y + (cc / positions) * p.ySampleStride + int64_t(row + r) * positions + cc % positions;
+  };
+  if (accumulate)
+    for (int r = 0; r < rows; ++r)
+      for (int e = 0; e < width; ++e) tile[r * micro.nr + e] = *at(r, e);
+  micro.kernel(depth, a, b, p.alpha, accumulate, tile, micro.nr, rows, width);
+  for (int r = 0; r < rows; ++r)
+    for (int e = 0; e < width; ++e) *at(r, e) = tile[r * micro.nr + e];
+}
+
+void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int64_t col0, int64_t cols) {
+  const ConvShape& s = p.shape;
+  const int M = p.outChannels, K = s.channels * s.kernelHeight * s.kernelWidth;
+  if (M <= 0 || cols <= 0) return;
+  if (K <= 0 || p.alpha == 0.f) {
+    if (p.accumulate) return;
+    for (int64_t c = col0; c < col0 + cols; ++c) {
+      const int64_t positions = outputPositions(s);
+      float* y = p.y + (c / positions) * p.ySampleStride + c % positions;
+      for (int m = 0; m < M; ++m) y[int64_t(m) * positions] = 0.f;
+    }
+    return;
+  }
+  const int MR = micro.mr, NR = micro.nr;
+  const int kcBlock = balancedBlock(K, micro.kc, 8);
+  const int mcBlock = std::min(roundUp(M, MR), micro.mc);
+  const int ncBlock = int(std::min<int64_t>(roundUp(int(std::min<int64_t>(cols, micro.nc)), NR), micro.nc));
+  thread_local PackBuffer bufferA, bufferB;
+  float* packedA = bufferA.reserve(static_cast<size_t>(mcBlock) * kcBlock);
+  float* packedB = bufferB.reserve(static_cast<size_t>(ncBlock) * kcBlock + 32);  // copyRun's overrun
+  for (int64_t jc = 0; jc < cols; jc += ncBlock) {
+    const int nc = int(std::min<int64_t>(ncBlock, cols - jc));
+    for (int pc = 0; pc < K; pc += kcBlock) {
+      const int kc = std::min(kcBlock, K - pc);
+      const bool accumulate = pc > 0 || p.accumulate;
+      if (M <= mcBlock) {
+        // As in sgemmBlocked: one A block covers M, so each B panel is packed just before its sweep (stays in L1).
+        micro.packA(false, p.weight + pc, K, M, kc, packedA);
+        for (int jr = 0; jr < nc; jr += NR) {
+          const int width = std::min(NR, nc - jr);
+          packConvPanel(micro, p, pc, kc, col0 + jc + jr, width, packedB);
+          for (int ir = 0; ir < M; ir += MR)
+            runTile(micro, p, kc, packedA + int64_t(ir) * kc, packedB, ir, std::min(MR, M - ir), col0 + jc + jr, width,
+                    accumulate);
+        }
+        continue;
+      }
+      for (int jr = 0; jr < nc; jr += NR)
+        packConvPanel(micro, p, pc, kc, col0 + jc + jr, std::min(NR, nc - jr), packedB + int64_t(jr) * kc);
+      for (int ic = 0; ic < M; ic += mcBlock) {
+        const int mc = std::min(mcBlock, M - ic);
+        micro.packA(false, p.weight + int64_t(ic) * K + pc, K, mc, kc, packedA);
+        for (int jr = 0; jr < nc; jr += NR)
+          for (int ir = 0; ir < mc; ir += MR)
+            runTile(micro, p, kc, packedA + int64_t(ir) * kc, packedB + int64_t(jr) * kc, ic + ir, std::min(MR, mc - ir),
+                    col0 + jc + jr, std::min(NR, nc - jr), accumulate);
+      }
+    }
+  }
+}
+
+// The portable version: im2col of the samples the range touches, sgemmScalar, and a copy into each sample's output.
+void convGemmScalar(const ConvGemmProblem& p, int64_t col0, int64_t cols) {
+  const ConvShape& s = p.shape;
+  const int M = p.outChannels, K = s.channels * s.kernelHeight * s.kernelWidth;
+  const int64_t positions = outputPositions(s);
+  std::vector<float> col(size_t(K) * size_t(positions)), out(size_t(M) * size_t(positions));
+  for (int64_t c = col0; c < col0 + cols;) {
+    const int64_t sample = c / positions, first = c % positions;
+    const int64_t count = std::min(positions - first, col0 + cols - c);
+    im2col(s, p.x + sample * p.xSampleStride, col.data(), long(positions));
+    float* y = p.y + sample * p.ySampleStride;
+    sgemmScalar(false, false, M, int(count), K, p.alpha, p.weight, K, col.data() + first, int(positions), 0.f, out.data(),
+                int(positions));
+    for (int m = 0; m < M; ++m)
+      for (int64_t e = 0; e < count; ++e) {
+        float& target = y[int64_t(m) * positions + first + e];
+        target = p.accumulate ? target + out[size_t(m) * positions + e] : out[size_t(m) * positions + e];
+      }
+    c += count;
+  }
+}
+
+#if defined(LRP_HAVE_SGEMM_AVX2)
+void convGemmAvx2(const ConvGemmProblem& p, int64_t col0, int64_t cols) { convGemmBlocked(avx2MicroKernel(), p, col0, cols); }
+void convGemmAvx512(const ConvGemmProblem& p, int64_t col0, int64_t cols) {
+  convGemmBlocked(avx512MicroKernel(), p, col0, cols);
+}
+#endif
+#if defined(LRP_HAVE_SGEMM_NEON)
+void convGemmNeon(const ConvGemmProblem& p, int64_t col0, int64_t cols) { convGemmBlocked(neonMicroKernel(), p, col0, cols); }
+#endif
+
+std::vector<ConvGemmKernel> detectKernels() {
+  std::vector<ConvGemmKernel> kernels{{"scalar", convGemmScalar}};
+  const CpuFeatures& cpu = cpuFeatures();
+  (void)cpu;
+#if defined(LRP_HAVE_SGEMM_AVX2)
+  if (cpu.avx2Fma) kernels.push_back({"avx2-fma", convGemmAvx2});
+  if (cpu.avx512f) kernels.push_back({"avx512f", convGemmAvx512});
+#endif
+#if defined(LRP_HAVE_SGEMM_NEON)
+  if (cpu.neon) kernels.push_back({"neon", convGemmNeon});
+#endif
+  return kernels;
+}
+
+}  // namespace
+
+const std::vector<ConvGemmKernel>& availableConvGemmKernels() {
+  static const std::vector<ConvGemmKernel> kernels = detectKernels();
+  return kernels;
+}
+
+void convGemm(const ConvGemmProblem& problem, int64_t col0, int64_t cols) {
+  static const ConvGemmFunction chosen = availableConvGemmKernels().back().function;
+  chosen(problem, col0, cols);
+}
+
+}  // namespace lrp::kernels

@@ -1,0 +1,24 @@
+// Element-wise kernels over contiguous spans: the rule arithmetic and the reductions between the GEMMs.
+// Pointers are restrict-qualified (outputs never overlap inputs) so that the loops vectorise.
+#pragma once
+
+#include <cstdint>
+
+namespace lrp::kernels {
+
+// s = m·r / (z + ε·sign0(z)), where m = 1 (maskSign 0) or [mask·maskSign > 0]; s = 0 wherever r = 0.
+void stabilizedDivide(const float* r, const float* z, const float* mask, int maskSign, float epsilon, float* s, int64_t n);
+// dst += coefficient · a ⊙ c (a null: ones).
+void multiplyAccumulate(float* dst, const float* a, const float* c, float coefficient, int64_t n);
+// dst += alpha · src.
+void scaledAccumulate(float* dst, const float* src, float alpha, int64_t n);
+// dst = alpha · src.
+void scaledCopy(float* dst, const float* src, float alpha, int64_t n);
+// y = max(x, 0).
+void relu(const float* x, float* y, int64_t n);
+// Σ x in double precision, with eight interleaved partial sums added in a fixed order.
+double sum(const float* x, int64_t n);
+// Whether x has a value > 0 / < 0 (scans in branch-free blocks, stops once both were seen).
+void signScan(const float* x, int64_t n, bool* hasPositive, bool* hasNegative);
+
+}  // namespace lrp::kernels

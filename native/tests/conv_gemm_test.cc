@@ -1,0 +1,186 @@
+// Checks every implicit-GEMM convolution implementation the CPU can run (conv_gemm.h) against a float64 reference on
+// random shapes: strides, padding, dilation, 1×1 and large kernels, sizes that are not multiples of the tile or vector
+// widths, M and K beyond one cache block, several samples with gaps between them, alpha and accumulate, and that any
+// split of the column range gives the same bits. Exit status 0 when everything passes.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../kernels/conv_gemm.h"
+
+using lrp::kernels::ConvGemmKernel;
+using lrp::kernels::ConvGemmProblem;
+using lrp::kernels::ConvShape;
+
+namespace {
+
+constexpr double kTolerance = 1e-5;  // |y − reference| / Σ|w·x| (+ |y0| when accumulating)
+constexpr float kSentinel = 12345.f;
+constexpr int kGap = 5;  // floats between samples in x and y, which must stay untouched
+
+struct Case {
+  ConvShape shape;
+  int outChannels, samples;
+  float alpha;
+  bool accumulate;
+};
+
+std::string describe(const Case& c) {
+  const ConvShape& s = c.shape;
+  char text[256];
+  std::snprintf(text, sizeof text, "C=%d %dx%d → M=%d %dx%d k%dx%d s%dx%d p%d,%d d%dx%d n=%d alpha=%g%s", s.channels, s.height,
+                s.width, c.outChannels, s.outHeight, s.outWidth, s.kernelHeight, s.kernelWidth, s.strideHeight,
+                s.strideWidth, s.padTop, s.padLeft, s.dilationHeight, s.dilationWidth, c.samples, c.alpha,
+                c.accumulate ? " accumulate" : "");
+  return text;
+}
+
+int outSize(int in, int kernel, int stride, int pad, int dilation) {
+  return (in + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
+}
+
+Case randomCase(std::mt19937& rng, int maxChannels, int maxOut) {
+  std::uniform_int_distribution<int> channels(1, maxChannels), out(1, maxOut), size(1, 12), kernel(1, 5), stride(1, 3),
+      pad(0, 2), dilation(1, 2), samples(1, 4), coin(0, 1);
+  for (;;) {
+    ConvShape s{};
+    s.channels = channels(rng);
+    s.height = size(rng);
+    s.width = size(rng);
+    s.kernelHeight = kernel(rng);
+    s.kernelWidth = kernel(rng);
+    s.strideHeight = stride(rng);
+    s.strideWidth = coin(rng) ? 1 : stride(rng);
+    s.padTop = pad(rng);
+    s.padLeft = pad(rng);
+    s.dilationHeight = dilation(rng);
+    s.dilationWidth = dilation(rng);
+    s.outHeight = outSize(s.height, s.kernelHeight, s.strideHeight, s.padTop, s.dilationHeight);
+    s.outWidth = outSize(s.width, s.kernelWidth, s.strideWidth, s.padLeft, s.dilationWidth);
+    if (s.outHeight < 1 || s.outWidth < 1) continue;
+    const float alphas[] = {1.f, -1.f, 0.7f};
+    return Case{s, out(rng), samples(rng), alphas[rng() % 3], coin(rng) == 1};
+  }
+}
+
+Case fixedCase(int channels, int size, int kernel, int stride, int pad, int outChannels, int samples) {
+  ConvShape s{channels, size, size, 0, 0, kernel, kernel, stride, stride, pad, pad, 1, 1};
+  s.outHeight = s.outWidth = outSize(size, kernel, stride, pad, 1);
+  return Case{s, outChannels, samples, 1.f, false};
+}
+
+struct Data {
+  std::vector<float> weight, x, y0;
+  int64_t xStride, yStride, positions;
+};
+
+Data makeData(const Case& c, std::mt19937& rng) {
+  std::uniform_real_distribution<float> value(-1.f, 1.f);
+  const ConvShape& s = c.shape;
+  Data d;
+  const int64_t K = int64_t(s.channels) * s.kernelHeight * s.kernelWidth;
+  d.positions = int64_t(s.outHeight) * s.outWidth;
+  d.xStride = int64_t(s.channels) * s.height * s.width + kGap;
+  d.yStride = c.outChannels * d.positions + kGap;
+  d.weight.resize(size_t(c.outChannels * K));
+  for (float& w : d.weight) w = value(rng);
+  d.x.assign(size_t(d.xStride * c.samples), kSentinel);
+  d.y0.assign(size_t(d.yStride * c.samples), kSentinel);
+  for (int n = 0; n < c.samples; ++n) {
+    for (int64_t i = 0; i < d.xStride - kGap; ++i) d.x[size_t(n * d.xStride + i)] = value(rng);
+    for (int64_t i = 0; i < d.yStride - kGap; ++i) d.y0[size_t(n * d.yStride + i)] = c.accumulate ? value(rng) : NAN;
+  }
+  return d;
+}
+
+std::vector<float> run(const ConvGemmKernel& kernel, const Case& c, const Data& d, std::vector<int64_t> splits) {
+  std::vector<float> y = d.y0;
+  const ConvGemmProblem p{c.shape, c.outChannels, d.weight.data(), d.x.data(), d.xStride, y.data(), d.yStride, c.alpha,
+                          c.accumulate};
+  const int64_t columns = c.samples * d.positions;
+  splits.insert(splits.begin(), 0);
+  splits.push_back(columns);
+  for (size_t i = 0; i + 1 < splits.size(); ++i) kernel.function(p, splits[i], splits[i + 1] - splits[i]);
+  return y;
+}
+
+// Largest error against float64, or a description of the first failure.
+std::string check(const Case& c, const Data& d, const std::vector<float>& y, double& maxError) {
+  const ConvShape& s = c.shape;
+  for (int n = 0; n < c.samples; ++n) {
+    for (int m = 0; m < c.outChannels; ++m)
+      for (int oh = 0; oh < s.outHeight; ++oh)
+        for (int ow = 0; ow < s.outWidth; ++ow) {
+          double sum = 0, magnitude = 0;
+          for (int ch = 0; ch < s.channels; ++ch)
+            for (int i = 0; i < s.kernelHeight; ++i)
+              for (int j = 0; j < s.kernelWidth; ++j) {
+                const int h = oh * s.strideHeight - s.padTop + i * s.dilationHeight;
+                const int w = ow * s.strideWidth - s.padLeft + j * s.dilationWidth;
+                if (h < 0 || h >= s.height || w < 0 || w >= s.width) continue;
+                const double term = double(d.weight[size_t(((m * s.channels + ch) * s.kernelHeight + i) * s.kernelWidth + j)]) *
+                                    d.x[size_t(n * d.xStride + (int64_t(ch) * s.height + h) * s.width + w)];
+                sum += term;
+                magnitude += std::fabs(term);
+              }
+          const size_t at = size_t(n * d.yStride + m * d.positions + oh * s.outWidth + ow);
+          double reference = c.alpha * sum;
+          magnitude *= std::fabs(c.alpha);
+          if (c.accumulate) {
+            reference += d.y0[at];
+            magnitude += std::fabs(d.y0[at]);
+          }
+          const double error = std::fabs(y[at] - reference) / std::max(magnitude, 1e-30);
+          if (!(error <= kTolerance)) return "y[" + std::to_string(at) + "] = " + std::to_string(y[at]) + ", reference " + std::to_string(reference);
+          maxError = std::max(maxError, error);
+        }
+    for (int g = 0; g < kGap; ++g)
+      if (y[size_t(n * d.yStride + d.yStride - kGap + g)] != kSentinel) return "wrote into the gap after sample " + std::to_string(n);
+  }
+  return "";
+}
+
+}  // namespace
+
+int main() {
+  const std::vector<ConvGemmKernel>& kernels = lrp::kernels::availableConvGemmKernels();
+  std::printf("convGemm kernels on this CPU:");
+  for (const ConvGemmKernel& k : kernels) std::printf(" %s", k.name);
+  std::printf("\n");
+  std::mt19937 rng(20261128);
+  std::vector<Case> cases;
+  for (int i = 0; i < 150; ++i) cases.push_back(randomCase(rng, 20, 40));
+  // Beyond one cache block: K > KC (256 AVX-512, 384 AVX2), M > MC (240 AVX-512, 144 AVX2), columns > NC.
+  cases.push_back(fixedCase(48, 9, 3, 1, 1, 250, 3));
+  cases.push_back(fixedCase(64, 8, 3, 1, 1, 130, 70));
+  cases.push_back(fixedCase(5, 33, 1, 1, 0, 13, 5));
+  cases.push_back(fixedCase(3, 32, 3, 1, 1, 64, 5));
+  cases.push_back(fixedCase(16, 7, 3, 2, 1, 24, 9));
+  int failures = 0;
+  for (const ConvGemmKernel& kernel : kernels) {
+    double maxError = 0;
+    std::mt19937 dataRng(11);
+    for (const Case& c : cases) {
+      const Data d = makeData(c, dataRng);
+      const std::vector<float> y = run(kernel, c, d, {});
+      std::string failure = check(c, d, y, maxError);
+      const int64_t columns = c.samples * d.positions;
+      if (failure.empty() && columns > 2) {
+        // Splits at odd points, inside samples and tiles, as the thread pool may cut the range.
+        const std::vector<int64_t> splits{1, columns / 3 + 1, std::max<int64_t>(columns / 3 + 1, columns - 2)};
+        if (run(kernel, c, d, splits) != y) failure = "splitting the columns changed bits";
+      }
+      if (!failure.empty()) {
+        ++failures;
+        std::printf("FAIL %s %s: %s\n", kernel.name, describe(c).c_str(), failure.c_str());
+      }
+    }
+    std::printf("%-9s max error vs float64 %.2e over %zu shapes\n", kernel.name, maxError, cases.size());
+  }
+  std::printf("%zu shapes × %zu kernels: %s\n", cases.size(), kernels.size(), failures ? "FAILED" : "all passed");
+  return failures ? 1 : 0;
+}
