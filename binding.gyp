@@ -22,7 +22,8 @@
         "native/kernels/gemm_avx512.cc",
         "native/kernels/gemm_blocked.cc",
         "native/kernels/gemm_neon.cc",
-        "native/kernels/gemm_scalar.cc"
+        "native/kernels/gemm_scalar.cc",
+        "native/kernels/pool.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -12,6 +12,7 @@
 #include "../kernels/conv.h"
 #include "../kernels/conv_gemm.h"
 #include "../kernels/elementwise.h"
+#include "../kernels/pool.h"
 #include "../kernels/gemm.h"
 #include "backend.h"
 #include "error.h"
@@ -246,6 +247,14 @@ class CpuBackend final : public Backend {
   }
 
   void maxPoolForward(const PoolGeometry& g, int batch, const float* x, float* y) override {
+    if (undilated(g)) {
+      const kernels::PoolWindows p = poolWindows(g);
+      const int64_t inSize = int64_t(g.inHeight) * g.inWidth, outSize = int64_t(g.outHeight) * g.outWidth;
+      parallelFor(int64_t(batch) * g.channels, threads_, [&](int64_t p0, int64_t p1) {
+        for (int64_t q = p0; q < p1; ++q) kernels::maxPoolPlane(p, x + q * inSize, y + q * outSize);
+      });
+      return;
+    }
     forEachPlane(g, batch, [&](const float* xp, float* yp, int oh, int ow) {
       float best = -INFINITY;
       bool any = false;
@@ -262,6 +271,13 @@ class CpuBackend final : public Backend {
 
   void maxPoolGradient(const PoolGeometry& g, int batch, const float* x, const float* r, float* dx) override {
     const int64_t inSize = int64_t(g.inHeight) * g.inWidth, outSize = int64_t(g.outHeight) * g.outWidth;
+    if (undilated(g)) {
+      const kernels::PoolWindows p = poolWindows(g);
+      parallelFor(int64_t(batch) * g.channels, threads_, [&](int64_t p0, int64_t p1) {
+        for (int64_t q = p0; q < p1; ++q) kernels::maxPoolGradientPlane(p, x + q * inSize, r + q * outSize, dx + q * inSize);
+      });
+      return;
+    }
     parallelFor(int64_t(batch) * g.channels, threads_, [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) {
         const float* xp = x + p * inSize;
@@ -444,6 +460,13 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  // Dilation 1: the kernels clip each window once (pool.h); padding is allowed.
+  static bool undilated(const PoolGeometry& g) { return g.dilationHeight == 1 && g.dilationWidth == 1; }
+  static kernels::PoolWindows poolWindows(const PoolGeometry& g) {
+    return kernels::PoolWindows{g.inHeight, g.inWidth, g.outHeight, g.outWidth, g.kernelHeight, g.kernelWidth,
+                                g.strideHeight, g.strideWidth, g.padTop, g.padLeft};
+  }
+
   template <typename Fn>
   static void forWindow(const PoolGeometry& g, int oh, int ow, Fn&& fn) {
     for (int i = 0; i < g.kernelHeight; ++i) {

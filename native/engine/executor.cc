@@ -3,6 +3,9 @@
 #include "executor.h"
 
 #include <cmath>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -48,7 +51,7 @@ class Pass {
   }
 
   void forward() {
-    for (int i = 0; i < int(plan_.layers.size()); ++i) forwardLayer(i);
+    for (int i = 0; i < int(plan_.layers.size()); ++i) { auto t0 = std::chrono::steady_clock::now(); forwardLayer(i); if (getenv("LRP_PROF")) fprintf(stderr, "F %d %s %.2f\n", i, layerKindName(plan_.layers[i].kind), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()); }
   }
 
   const float* output() const { return actData_.back(); }
@@ -94,7 +97,9 @@ class Pass {
           scratch = Buffer(be_, size);
           out = scratch.data();
         }
+        auto t0 = std::chrono::steady_clock::now();
         contribution(i, int(k), request.rules[i], rel[i].data(), out);
+        if (getenv("LRP_PROF")) fprintf(stderr, "R %d %s %.2f\n", i, layerKindName(layer.kind), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
         be_.sumPerSample(out, batch_, sampleSize(j), sums.data());
         for (int n = 0; n < batch_; ++n) outSums[n] += sums[n];
         if (scratch) be_.add(target.data(), scratch.data(), size);

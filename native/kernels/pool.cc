@@ -1,0 +1,106 @@
+// Max pooling without bounds checks (see pool.h); 2×2 windows with stride 2 (VGG, most CNNs) have their own loops.
+#include "pool.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace lrp::kernels {
+
+namespace {
+
+bool isTwoByTwo(const PoolWindows& p) {
+  return p.kernelHeight == 2 && p.kernelWidth == 2 && p.strideHeight == 2 && p.strideWidth == 2 && p.padTop == 0 &&
+         p.padLeft == 0 && 2 * p.outHeight <= p.inHeight && 2 * p.outWidth <= p.inWidth;
+}
+
+// The index (into x) of window (oh, ow)'s first maximum, or −1 when the window has no element inside the input.
+inline int argMax(const PoolWindows& p, const float* x, int oh, int ow) {
+  const int h0 = oh * p.strideHeight - p.padTop, w0 = ow * p.strideWidth - p.padLeft;
+  const int hBegin = h0 < 0 ? 0 : h0, hEnd = h0 + p.kernelHeight < p.inHeight ? h0 + p.kernelHeight : p.inHeight;
+  const int wBegin = w0 < 0 ? 0 : w0, wEnd = w0 + p.kernelWidth < p.inWidth ? w0 + p.kernelWidth : p.inWidth;
+  if (hBegin >= hEnd || wBegin >= wEnd) return -1;
+  int arg = hBegin * p.inWidth + wBegin;
+  float best = x[arg];
+  for (int h = hBegin; h < hEnd; ++h)
+    for (int w = wBegin; w < wEnd; ++w) {
+      // Selects, not branches: which tap wins is data-dependent and mispredicts.
+      const int at = h * p.inWidth + w;
+      const bool greater = x[at] > best;
+      best = greater ? x[at] : best;
+      arg = greater ? at : arg;
+    }
+  return arg;
+}
+
+}  // namespace
+
+void maxPoolPlane(const PoolWindows& p, const float* x, float* y) {
+  if (isTwoByTwo(p)) {
+    for (int oh = 0; oh < p.outHeight; ++oh) {
+      const float* top = x + 2 * oh * p.inWidth;
+      const float* bottom = top + p.inWidth;
+      float* out = y + oh * p.outWidth;
+      for (int ow = 0; ow < p.outWidth; ++ow) {
+        float best = top[2 * ow];
+        best = top[2 * ow + 1] > best ? top[2 * ow + 1] : best;
+        best = bottom[2 * ow] > best ? bottom[2 * ow] : best;
+        best = bottom[2 * ow + 1] > best ? bottom[2 * ow + 1] : best;
+        out[ow] = best;
+      }
+    }
+    return;
+  }
+  for (int oh = 0; oh < p.outHeight; ++oh) {
+    const int h0 = oh * p.strideHeight - p.padTop;
+    const int hBegin = h0 < 0 ? 0 : h0, hEnd = h0 + p.kernelHeight < p.inHeight ? h0 + p.kernelHeight : p.inHeight;
+    for (int ow = 0; ow < p.outWidth; ++ow) {
+      const int w0 = ow * p.strideWidth - p.padLeft;
+      const int wBegin = w0 < 0 ? 0 : w0, wEnd = w0 + p.kernelWidth < p.inWidth ? w0 + p.kernelWidth : p.inWidth;
+      float best = -INFINITY;
+      if (hBegin < hEnd && wBegin < wEnd) {
+        best = x[hBegin * p.inWidth + wBegin];
+        for (int h = hBegin; h < hEnd; ++h)
+          for (int w = wBegin; w < wEnd; ++w) best = x[h * p.inWidth + w] > best ? x[h * p.inWidth + w] : best;
+      }
+      y[oh * p.outWidth + ow] = best;
+    }
+  }
+}
+
+void maxPoolGradientPlane(const PoolWindows& p, const float* x, const float* r, float* dx) {
+  if (isTwoByTwo(p)) {
+    // Windows do not overlap: each covered input position gets its window's relevance or 0; zero first only when an
+    // odd last row or column is left uncovered.
+    if (2 * p.outHeight != p.inHeight || 2 * p.outWidth != p.inWidth)
+      std::memset(dx, 0, sizeof(float) * size_t(p.inHeight) * size_t(p.inWidth));
+    for (int oh = 0; oh < p.outHeight; ++oh) {
+      const float* top = x + 2 * oh * p.inWidth;
+      const float* bottom = top + p.inWidth;
+      float* dtop = dx + 2 * oh * p.inWidth;
+      float* dbottom = dtop + p.inWidth;
+      const float* rr = r + oh * p.outWidth;
+      for (int ow = 0; ow < p.outWidth; ++ow) {
+        const float a = top[2 * ow], b = top[2 * ow + 1], c = bottom[2 * ow], d = bottom[2 * ow + 1];
+        float best = a;
+        int arg = 0;
+        if (b > best) { best = b; arg = 1; }
+        if (c > best) { best = c; arg = 2; }
+        if (d > best) { arg = 3; }
+        const float v = rr[ow];
+        dtop[2 * ow] = arg == 0 ? v : 0.f;
+        dtop[2 * ow + 1] = arg == 1 ? v : 0.f;
+        dbottom[2 * ow] = arg == 2 ? v : 0.f;
+        dbottom[2 * ow + 1] = arg == 3 ? v : 0.f;
+      }
+    }
+    return;
+  }
+  std::memset(dx, 0, sizeof(float) * size_t(p.inHeight) * size_t(p.inWidth));
+  for (int oh = 0; oh < p.outHeight; ++oh)
+    for (int ow = 0; ow < p.outWidth; ++ow) {
+      const int arg = argMax(p, x, oh, ow);
+      if (arg >= 0) dx[arg] += r[oh * p.outWidth + ow];
+    }
+}
+
+}  // namespace lrp::kernels
