@@ -23,85 +23,101 @@ inline void prefetchForWrite(const float* address) {
 #endif
 }
 
-inline void prefetchForRead(const float* address) {
-#if defined(__GNUC__) || defined(__clang__)
-  __builtin_prefetch(address, 0, 3);
-#else
-  (void)address;
-#endif
-}
-
 int64_t outputPositions(const ConvShape& s) { return int64_t(s.outHeight) * s.outWidth; }
 
+// ConvPanelPlan's rows without SIMD (for micro-kernels without packConv).
+void packConvPortable(const ConvPanelPlan& p, int k0, int depth, int nr, float* packed) {
+  int c = k0 / p.taps, t = k0 % p.taps;
+  for (int k = 0; k < depth; ++k, packed += nr) {
+    for (int r = 0; r < p.runs; ++r) {
+      const float* src = p.image[r] + int64_t(c) * p.plane + p.source[t * p.runs + r];
+      const uint32_t valid = p.valid[t * p.runs + r];
+      float* dst = packed + p.offset[r];
+      for (int e = 0; e < p.length[r]; ++e) dst[e] = (valid >> e) & 1u ? src[e] : 0.f;
+    }
+    if (++t == p.taps) {
+      t = 0;
+      ++c;
+    }
+  }
+}
+
 // Packs columns [col, col + width) and rows [k0, k0 + depth) of the virtual im2col matrix into one NR-wide panel
-// (packed[k·NR + j], zero beyond `width`). The columns are split into runs along output rows; each run reads a
-// contiguous stretch of an input row for stride 1.
+// (packed[k·NR + j], zero beyond `width`). The columns are split into runs along output rows. With stride 1 each run
+// reads a contiguous stretch of an input row: the source of every (tap, run) is worked out once per panel and the
+// micro-kernel's packConv copies the rows; other strides gather value by value.
 void packConvPanel(const GemmMicroKernel& micro, const ConvGemmProblem& p, int k0, int depth, int64_t col, int width,
                    float* packed) {
   const int nr = micro.nr;
   const ConvShape& s = p.shape;
   const int64_t positions = outputPositions(s), plane = int64_t(s.height) * s.width;
-  struct Run {
-    const float* image;
-    int h0, w0, length, offset;  // input row/column of tap (0, 0), columns in the run, first panel column
-  };
-  Run runs[32];
-  int runCount = 0;
+  const int taps = s.kernelHeight * s.kernelWidth;
+  ConvPanelPlan plan;
+  plan.runs = 0;
+  plan.taps = taps;
+  plan.kernelWidth = s.kernelWidth;
+  plan.plane = plane;
+  int h0[32], w0[32];  // per run: input row and column of tap (0, 0) for its first column
   for (int offset = 0; offset < width;) {
     const int64_t sample = (col + offset) / positions, position = (col + offset) % positions;
     const int oh = int(position / s.outWidth), ow = int(position % s.outWidth);
     const int length = std::min(s.outWidth - ow, width - offset);
-    runs[runCount++] = Run{p.x + sample * p.xSampleStride, oh * s.strideHeight - s.padTop,
-                           ow * s.strideWidth - s.padLeft, length, offset};
+    const int r = plan.runs++;
+    plan.image[r] = p.x + sample * p.xSampleStride;
+    plan.offset[r] = offset;
+    plan.length[r] = length;
+    h0[r] = oh * s.strideHeight - s.padTop;
+    w0[r] = ow * s.strideWidth - s.padLeft;
     offset += length;
   }
-  const int taps = s.kernelHeight * s.kernelWidth;
-  int c = k0 / taps, i = (k0 % taps) / s.kernelWidth, j = k0 % s.kernelWidth;
-  for (int k = 0; k < depth; ++k) {
-    float* dst = packed + int64_t(k) * nr;
-    const int64_t channelOffset = int64_t(c) * plane;
-    for (int r = 0; r < runCount; ++r) {
-      const Run& run = runs[r];
-      float* d = dst + run.offset;
-      const int h = run.h0 + i * s.dilationHeight;
-      if (h < 0 || h >= s.height) {
-        for (int e = 0; e < run.length; ++e) d[e] = 0.f;
-        continue;
-      }
-      const float* row = run.image + channelOffset + int64_t(h) * s.width;
-      const int w0 = run.w0 + j * s.dilationWidth;
-      // The same row two channels on is read kh·kw steps later: fetch it now (the rows of successive k are too far
-      // apart for the hardware prefetchers).
-      if (j == 0) {
-        prefetchForRead(row + run.w0 + 2 * plane);
-        prefetchForRead(row + run.w0 + run.length - 1 + 2 * plane);
-      }
-      if (s.strideWidth == 1) {
-        const int begin = std::min(run.length, std::max(0, -w0)), end = std::max(begin, std::min(run.length, s.width - w0));
-        if (micro.copyRun) {
-          micro.copyRun(row + w0, begin, end, run.length, d);
-          continue;
-        }
-        for (int e = 0; e < begin; ++e) d[e] = 0.f;
-        const float* src = row + w0;
-        for (int e = begin; e < end; ++e) d[e] = src[e];
-        for (int e = end; e < run.length; ++e) d[e] = 0.f;
-      } else {
-        for (int e = 0; e < run.length; ++e) {
-          const int w = w0 + e * s.strideWidth;
-          d[e] = (w >= 0 && w < s.width) ? row[w] : 0.f;
-        }
+  if (s.strideWidth == 1) {
+    thread_local std::vector<int64_t> source;
+    thread_local std::vector<uint32_t> valid;
+    source.resize(size_t(taps) * plan.runs);
+    valid.resize(size_t(taps) * plan.runs);
+    for (int t = 0; t < taps; ++t) {
+      const int i = t / s.kernelWidth, j = t % s.kernelWidth;
+      for (int r = 0; r < plan.runs; ++r) {
+        const size_t at = size_t(t) * plan.runs + r;
+        const int h = h0[r] + i * s.dilationHeight, w = w0[r] + j * s.dilationWidth;
+        const int begin = std::min(plan.length[r], std::max(0, -w));
+        const int end = std::max(begin, std::min(plan.length[r], s.width - w));
+        const bool rowInside = h >= 0 && h < s.height;
+        source[at] = rowInside ? int64_t(h) * s.width + w : 0;
+        valid[at] = rowInside ? uint32_t(((uint64_t(1) << end) - 1) & ~((uint64_t(1) << begin) - 1)) : 0u;
       }
     }
-    for (int e = width; e < nr; ++e) dst[e] = 0.f;
-    if (++j == s.kernelWidth) {
-      j = 0;
-      if (++i == s.kernelHeight) {
-        i = 0;
+    plan.source = source.data();
+    plan.valid = valid.data();
+    if (micro.packConv) micro.packConv(plan, k0, depth, packed);
+    else packConvPortable(plan, k0, depth, nr, packed);
+  } else {
+    int c = k0 / taps, t = k0 % taps;
+    for (int k = 0; k < depth; ++k) {
+      const int i = t / s.kernelWidth, j = t % s.kernelWidth;
+      for (int r = 0; r < plan.runs; ++r) {
+        float* d = packed + int64_t(k) * nr + plan.offset[r];
+        const int h = h0[r] + i * s.dilationHeight;
+        if (h < 0 || h >= s.height) {
+          for (int e = 0; e < plan.length[r]; ++e) d[e] = 0.f;
+          continue;
+        }
+        const float* row = plan.image[r] + int64_t(c) * plane + int64_t(h) * s.width;
+        const int w = w0[r] + j * s.dilationWidth;
+        for (int e = 0; e < plan.length[r]; ++e) {
+          const int at = w + e * s.strideWidth;
+          d[e] = (at >= 0 && at < s.width) ? row[at] : 0.f;
+        }
+      }
+      if (++t == taps) {
+        t = 0;
         ++c;
       }
     }
   }
+  if (width < nr)
+    for (int k = 0; k < depth; ++k)
+      for (int e = width; e < nr; ++e) packed[int64_t(k) * nr + e] = 0.f;
 }
 
 // Runs the micro-kernel for the C tile at rows [row, row + rows) and columns [col, col + width). A tile inside one
@@ -153,7 +169,7 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
   const int ncBlock = int(std::min<int64_t>(roundUp(int(std::min<int64_t>(cols, micro.nc)), NR), micro.nc));
   thread_local PackBuffer bufferA, bufferB;
   float* packedA = bufferA.reserve(static_cast<size_t>(mcBlock) * kcBlock);
-  float* packedB = bufferB.reserve(static_cast<size_t>(ncBlock) * kcBlock + 32);  // copyRun's overrun
+  float* packedB = bufferB.reserve(static_cast<size_t>(ncBlock) * kcBlock + 32);  // packConv's overrun
   for (int64_t jc = 0; jc < cols; jc += ncBlock) {
     const int nc = int(std::min<int64_t>(ncBlock, cols - jc));
     for (int pc = 0; pc < K; pc += kcBlock) {

@@ -358,20 +358,36 @@ LRP_AVX2 void kernel6x16(int depth, const float* a, const float* b, float alpha,
 #undef LRP_STEP
 #undef LRP_STORE_ROW
 
-// One run of a convolution panel row (length ≤ 16): masked loads read only the valid taps (maskload does not fault
-// on masked-off lanes), masked stores stop at the run's end.
-LRP_AVX2 void copyRun(const float* src, int begin, int end, int length, float* dst) {
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  for (int half = 0; half < 2 && half * 8 < length; ++half) {
-    const __m256i index = _mm256_add_epi32(lane, _mm256_set1_epi32(half * 8));
-    const __m256i load = _mm256_and_si256(_mm256_cmpgt_epi32(index, _mm256_set1_epi32(begin - 1)),
-                                          _mm256_cmpgt_epi32(_mm256_set1_epi32(end), index));
-    const __m256i store = _mm256_cmpgt_epi32(_mm256_set1_epi32(length), index);
-    _mm256_maskstore_ps(dst + half * 8, store, _mm256_maskload_ps(src + half * 8, load));
+// A convolution panel (see ConvPanelPlan): per row k and run, masked loads of the valid lanes (maskload does not
+// fault on masked-off lanes) and full-width stores; rows two channels ahead are prefetched.
+LRP_AVX2 void packConv(const ConvPanelPlan& p, int k0, int depth, float* packed) {
+  const __m256i laneBit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  int c = k0 / p.taps, t = k0 % p.taps;
+  for (int k = 0; k < depth; ++k, packed += kNR) {
+    const int64_t channel = int64_t(c) * p.plane;
+    const int64_t* source = p.source + t * p.runs;
+    const uint32_t* valid = p.valid + t * p.runs;
+    const bool rowStart = t % p.kernelWidth == 0;
+    for (int r = 0; r < p.runs; ++r) {
+      const float* src = p.image[r] + channel + source[r];
+      float* dst = packed + p.offset[r];
+      for (int half = 0; half * 8 < p.length[r]; ++half) {
+        const __m256i bits = _mm256_and_si256(_mm256_set1_epi32(int(valid[r] >> (8 * half))), laneBit);
+        _mm256_storeu_ps(dst + 8 * half, _mm256_maskload_ps(src + 8 * half, _mm256_cmpeq_epi32(bits, laneBit)));
+      }
+      if (rowStart) {
+        _mm_prefetch(reinterpret_cast<const char*>(src + 2 * p.plane), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(src + 2 * p.plane + p.length[r] - 1), _MM_HINT_T0);
+      }
+    }
+    if (++t == p.taps) {
+      t = 0;
+      ++c;
+    }
   }
 }
 
-const GemmMicroKernel kAvx2Micro{kMR, kNR, /*kc*/ 384, /*mc*/ 144, /*nc*/ 4096, packA6, packB16, kernel6x16, copyRun};
+const GemmMicroKernel kAvx2Micro{kMR, kNR, /*kc*/ 384, /*mc*/ 144, /*nc*/ 4096, packA6, packB16, kernel6x16, packConv};
 
 // ---- batch ≤ 4, B transposed (dense forward): each weight row is read once and dotted with the ROWS rows of A ----
 

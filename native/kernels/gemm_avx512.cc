@@ -185,14 +185,34 @@ LRP_AVX512 void kernel(int depth, const float* a, const float* b, float alpha, b
   }
 }
 
-// One run of a convolution panel row: masked loads read only the valid taps, masked stores stop at the run's end.
-LRP_AVX512 void copyRun(const float* src, int begin, int end, int length, float* dst) {
-  const uint32_t valid = static_cast<uint32_t>(((uint64_t(1) << end) - 1) & ~((uint64_t(1) << begin) - 1));
-  _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(static_cast<__mmask16>(valid), src));
-  if (length > 16) _mm512_storeu_ps(dst + 16, _mm512_maskz_loadu_ps(static_cast<__mmask16>(valid >> 16), src + 16));
+// A convolution panel (see ConvPanelPlan): per row k and run, one or two zero-masked loads of the valid lanes (masked
+// lanes never fault) and full-width stores. Rows two channels ahead are prefetched: successive k read rows too far
+// apart for the hardware prefetchers.
+LRP_AVX512 void packConv(const ConvPanelPlan& p, int k0, int depth, float* packed) {
+  int c = k0 / p.taps, t = k0 % p.taps;
+  for (int k = 0; k < depth; ++k, packed += kNR) {
+    const int64_t channel = int64_t(c) * p.plane;
+    const int64_t* source = p.source + t * p.runs;
+    const uint32_t* valid = p.valid + t * p.runs;
+    const bool rowStart = t % p.kernelWidth == 0;
+    for (int r = 0; r < p.runs; ++r) {
+      const float* src = p.image[r] + channel + source[r];
+      float* dst = packed + p.offset[r];
+      _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(static_cast<__mmask16>(valid[r]), src));
+      if (p.length[r] > 16) _mm512_storeu_ps(dst + 16, _mm512_maskz_loadu_ps(static_cast<__mmask16>(valid[r] >> 16), src + 16));
+      if (rowStart) {
+        _mm_prefetch(reinterpret_cast<const char*>(src + 2 * p.plane), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(src + 2 * p.plane + p.length[r] - 1), _MM_HINT_T0);
+      }
+    }
+    if (++t == p.taps) {
+      t = 0;
+      ++c;
+    }
+  }
 }
 
-const GemmMicroKernel kAvx512Micro{kMR, kNR, LRP_AVX512_KC, LRP_AVX512_MC, LRP_AVX512_NC, packA, packB, kernel, copyRun};
+const GemmMicroKernel kAvx512Micro{kMR, kNR, LRP_AVX512_KC, LRP_AVX512_MC, LRP_AVX512_NC, packA, packB, kernel, packConv};
 
 }  // namespace
 

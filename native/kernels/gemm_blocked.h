@@ -2,10 +2,24 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "gemm.h"
 
 namespace lrp::kernels {
+
+// Where the values of one convolution B panel come from (conv_gemm.cc builds it for stride-1 convolutions; a
+// micro-kernel's packConv runs it). The panel's columns are `runs` stretches of output rows. Under kernel tap t
+// (k = c·taps + t), lane e of run r reads image[r] + c·plane + source[t·runs + r] + e when bit e of
+// valid[t·runs + r] is set, and is 0 otherwise.
+struct ConvPanelPlan {
+  int runs, taps, kernelWidth;
+  int64_t plane;  // floats per input channel
+  const float* image[32];
+  int offset[32], length[32];  // per run: first panel column, columns
+  const int64_t* source;       // [taps × runs]
+  const uint32_t* valid;       // [taps × runs]
+};
 
 // What one instruction set contributes to the blocked GEMM: packing routines and an MR×NR register-tiled micro-kernel.
 // Packing handles the transposes, so the micro-kernel sees one layout: A panels of MR rows stored k-major
@@ -21,9 +35,10 @@ struct GemmMicroKernel {
   // tile with the same operations whatever rows and cols are, so results do not depend on where a tile falls.
   void (*kernel)(int depth, const float* a, const float* b, float alpha, bool accumulate, float* C, int ldc, int rows,
                  int cols);
-  // dst[e] = src[e] for e in [begin, end), 0 for the rest of [0, length); length ≤ NR. Reads src only inside
-  // [begin, end) (src may point before a row's start). Packs convolution panels (conv_gemm.cc); null: plain loops.
-  void (*copyRun)(const float* src, int begin, int end, int length, float* dst);
+  // Packs rows [k0, k0 + depth) of a convolution panel into packed[(k − k0)·NR + j] for the columns its runs cover,
+  // reading only valid lanes. May write zeros up to 16 floats past a run's end: later runs and rows overwrite them, and
+  // callers leave slack after the last row. Null: conv_gemm.cc's portable loops.
+  void (*packConv)(const ConvPanelPlan& plan, int k0, int depth, float* packed);
 };
 
 // A 64-byte aligned scratch buffer that only grows; one per thread and use, so concurrent callers never share it.
