@@ -168,7 +168,7 @@ class CpuBackend final : public Backend {
     if (g.groups != 1) return convForwardGrouped(g, batch, x, weight, bias, y, accumulate, sign);
     const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inChannels) * g.inHeight * g.inWidth;
     const int64_t ySize = int64_t(g.outChannels) * outSize;
-    const kernels::ConvGemmProblem problem{groupShape(g), g.outChannels, weight, x, inSize, y, ySize, sign, accumulate};
+    const kernels::ConvGemmProblem problem{groupShape(g), g.outChannels, weight, x, inSize, y, ySize, bias, sign, accumulate};
     const int64_t columns = int64_t(batch) * outSize;
     // Chunks of whole NR-multiples keep most C tiles inside one sample; at least 256 columns a chunk.
     const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(threads_, columns / 256));
@@ -178,7 +178,6 @@ class CpuBackend final : public Backend {
         kernels::convGemm(problem, begin, end - begin);
       }
     });
-    if (bias) addChannelBias(batch, g.outChannels, int(outSize), bias, sign, y);
   }
 
   void convTransposed(const ConvGeometry& g, int batch, const float* s, const float* weight, float* dx) override {

@@ -122,10 +122,20 @@ void packConvPanel(const GemmMicroKernel& micro, const ConvGemmProblem& p, int k
 
 // Runs the micro-kernel for the C tile at rows [row, row + rows) and columns [col, col + width). A tile inside one
 // sample's output is stored in place; one that spans two samples goes through a local tile (same arithmetic).
+// With `last` (the last K block) and a bias, alpha·bias is added to the tile right after the kernel stored it, while
+// it is still in L1: the bias costs no pass of its own over the output.
 void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, const float* a, const float* b, int row,
-             int rows, int64_t col, int width, bool accumulate) {
+             int rows, int64_t col, int width, bool accumulate, bool last) {
   const int64_t positions = outputPositions(p.shape);
   const int64_t sample = col / positions, position = col % positions;
+  const bool addBias = last && p.bias;
+  auto biasRows = [&](float* c, int64_t ldc) {
+    for (int r = 0; r < rows; ++r) {
+      float* cr = c + r * ldc;
+      const float v = p.alpha * p.bias[row + r];
+      for (int e = 0; e < width; ++e) cr[e] += v;
+    }
+  };
   if (position + width <= positions) {
     float* c = p.y + sample * p.ySampleStride + int64_t(row) * positions + position;
     // The outputs are usually not in cache yet: request their lines now, so the kernel's stores at the end of the
@@ -135,19 +145,32 @@ void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, 
       prefetchForWrite(c + int64_t(r) * positions + width - 1);
     }
     micro.kernel(depth, a, b, p.alpha, accumulate, c, int(positions), rows, width);
+    if (addBias) biasRows(c, positions);
     return;
   }
+  // Pieces of the tile's columns that lie in one sample each (small feature maps: several samples per tile).
   alignas(64) float tile[kMaxTile];
-  auto at = [&](int r, int e) {
-    const int64_t cc = col + e;
-    return p.y + (cc / positions) * p.ySampleStride + int64_t(row + r) * positions + cc % positions;
+  struct Piece {
+    float* y;  // row `row` of the piece's first column
+    int begin, length;
   };
+  Piece pieces[32];
+  int count = 0;
+  for (int e = 0; e < width;) {
+    const int64_t s = (col + e) / positions, q = (col + e) % positions;
+    const int length = int(std::min<int64_t>(positions - q, width - e));
+    pieces[count++] = Piece{p.y + s * p.ySampleStride + int64_t(row) * positions + q, e, length};
+    e += length;
+  }
   if (accumulate)
     for (int r = 0; r < rows; ++r)
-      for (int e = 0; e < width; ++e) tile[r * micro.nr + e] = *at(r, e);
+      for (int k = 0; k < count; ++k)
+        for (int e = 0; e < pieces[k].length; ++e) tile[r * micro.nr + pieces[k].begin + e] = pieces[k].y[r * positions + e];
   micro.kernel(depth, a, b, p.alpha, accumulate, tile, micro.nr, rows, width);
+  if (addBias) biasRows(tile, micro.nr);
   for (int r = 0; r < rows; ++r)
-    for (int e = 0; e < width; ++e) *at(r, e) = tile[r * micro.nr + e];
+    for (int k = 0; k < count; ++k)
+      for (int e = 0; e < pieces[k].length; ++e) pieces[k].y[r * positions + e] = tile[r * micro.nr + pieces[k].begin + e];
 }
 
 void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int64_t col0, int64_t cols) {
@@ -155,11 +178,13 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
   const int M = p.outChannels, K = s.channels * s.kernelHeight * s.kernelWidth;
   if (M <= 0 || cols <= 0) return;
   if (K <= 0 || p.alpha == 0.f) {
-    if (p.accumulate) return;
     for (int64_t c = col0; c < col0 + cols; ++c) {
       const int64_t positions = outputPositions(s);
       float* y = p.y + (c / positions) * p.ySampleStride + c % positions;
-      for (int m = 0; m < M; ++m) y[int64_t(m) * positions] = 0.f;
+      for (int m = 0; m < M; ++m) {
+        const float v = p.bias ? p.alpha * p.bias[m] : 0.f;
+        y[int64_t(m) * positions] = p.accumulate ? y[int64_t(m) * positions] + v : v;
+      }
     }
     return;
   }
@@ -183,7 +208,7 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
           packConvPanel(micro, p, pc, kc, col0 + jc + jr, width, packedB);
           for (int ir = 0; ir < M; ir += MR)
             runTile(micro, p, kc, packedA + int64_t(ir) * kc, packedB, ir, std::min(MR, M - ir), col0 + jc + jr, width,
-                    accumulate);
+                    accumulate, pc + kc == K);
         }
         continue;
       }
@@ -195,7 +220,7 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
         for (int jr = 0; jr < nc; jr += NR)
           for (int ir = 0; ir < mc; ir += MR)
             runTile(micro, p, kc, packedA + int64_t(ir) * kc, packedB + int64_t(jr) * kc, ic + ir, std::min(MR, mc - ir),
-                    col0 + jc + jr, std::min(NR, nc - jr), accumulate);
+                    col0 + jc + jr, std::min(NR, nc - jr), accumulate, pc + kc == K);
       }
     }
   }
@@ -217,7 +242,8 @@ void convGemmScalar(const ConvGemmProblem& p, int64_t col0, int64_t cols) {
     for (int m = 0; m < M; ++m)
       for (int64_t e = 0; e < count; ++e) {
         float& target = y[int64_t(m) * positions + first + e];
-        target = p.accumulate ? target + out[size_t(m) * positions + e] : out[size_t(m) * positions + e];
+        const float value = p.bias ? out[size_t(m) * positions + e] + p.alpha * p.bias[m] : out[size_t(m) * positions + e];
+        target = p.accumulate ? target + value : value;
       }
     c += count;
   }

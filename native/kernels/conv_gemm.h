@@ -1,4 +1,4 @@
-// Convolution as an implicit GEMM: y[n] = alpha · W · im2col(x[n]) (+ y[n]) for a range of the virtual im2col matrix's
+// Convolution as an implicit GEMM: y[n] = alpha · (W · im2col(x[n]) + bias) (+ y[n]) for a range of the virtual im2col matrix's
 // columns (sample n, output position p) of several images, without writing that matrix out. The blocked GEMM driver
 // packs its B panels straight from the images and stores C tiles straight into each sample's output, so there is no
 // im2col buffer, no scatter of a multi-image result, and the work splits over columns for any batch size.
@@ -19,7 +19,8 @@ struct ConvGemmProblem {
   int64_t xSampleStride;
   float* y;                   // outputs [outChannels, outHeight·outWidth], `ySampleStride` floats apart
   int64_t ySampleStride;
-  float alpha;
+  const float* bias;          // per output channel, or null
+  float alpha;                // y = alpha · (W · im2col(x) + bias)
   bool accumulate;            // y += … instead of y = …
 };
 

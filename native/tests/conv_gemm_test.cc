@@ -1,7 +1,7 @@
 // Checks every implicit-GEMM convolution implementation the CPU can run (conv_gemm.h) against a float64 reference on
 // random shapes: strides, padding, dilation, 1×1 and large kernels, sizes that are not multiples of the tile or vector
 // widths, M and K beyond one cache block, several samples with gaps between them, alpha and accumulate, and that any
-// split of the column range gives the same bits. Exit status 0 when everything passes.
+// split of the column range gives the same bits, with and without a bias. Exit status 0 when everything passes.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -26,16 +26,16 @@ struct Case {
   ConvShape shape;
   int outChannels, samples;
   float alpha;
-  bool accumulate;
+  bool accumulate, bias;
 };
 
 std::string describe(const Case& c) {
   const ConvShape& s = c.shape;
   char text[256];
-  std::snprintf(text, sizeof text, "C=%d %dx%d → M=%d %dx%d k%dx%d s%dx%d p%d,%d d%dx%d n=%d alpha=%g%s", s.channels, s.height,
+  std::snprintf(text, sizeof text, "C=%d %dx%d → M=%d %dx%d k%dx%d s%dx%d p%d,%d d%dx%d n=%d alpha=%g%s%s", s.channels, s.height,
                 s.width, c.outChannels, s.outHeight, s.outWidth, s.kernelHeight, s.kernelWidth, s.strideHeight,
                 s.strideWidth, s.padTop, s.padLeft, s.dilationHeight, s.dilationWidth, c.samples, c.alpha,
-                c.accumulate ? " accumulate" : "");
+                c.accumulate ? " accumulate" : "", c.bias ? " bias" : "");
   return text;
 }
 
@@ -63,18 +63,18 @@ Case randomCase(std::mt19937& rng, int maxChannels, int maxOut) {
     s.outWidth = outSize(s.width, s.kernelWidth, s.strideWidth, s.padLeft, s.dilationWidth);
     if (s.outHeight < 1 || s.outWidth < 1) continue;
     const float alphas[] = {1.f, -1.f, 0.7f};
-    return Case{s, out(rng), samples(rng), alphas[rng() % 3], coin(rng) == 1};
+    return Case{s, out(rng), samples(rng), alphas[rng() % 3], coin(rng) == 1, coin(rng) == 1};
   }
 }
 
 Case fixedCase(int channels, int size, int kernel, int stride, int pad, int outChannels, int samples) {
   ConvShape s{channels, size, size, 0, 0, kernel, kernel, stride, stride, pad, pad, 1, 1};
   s.outHeight = s.outWidth = outSize(size, kernel, stride, pad, 1);
-  return Case{s, outChannels, samples, 1.f, false};
+  return Case{s, outChannels, samples, 1.f, false, true};
 }
 
 struct Data {
-  std::vector<float> weight, x, y0;
+  std::vector<float> weight, bias, x, y0;
   int64_t xStride, yStride, positions;
 };
 
@@ -88,6 +88,8 @@ Data makeData(const Case& c, std::mt19937& rng) {
   d.yStride = c.outChannels * d.positions + kGap;
   d.weight.resize(size_t(c.outChannels * K));
   for (float& w : d.weight) w = value(rng);
+  d.bias.resize(size_t(c.outChannels));
+  for (float& b : d.bias) b = value(rng);
   d.x.assign(size_t(d.xStride * c.samples), kSentinel);
   d.y0.assign(size_t(d.yStride * c.samples), kSentinel);
   for (int n = 0; n < c.samples; ++n) {
@@ -99,8 +101,9 @@ Data makeData(const Case& c, std::mt19937& rng) {
 
 std::vector<float> run(const ConvGemmKernel& kernel, const Case& c, const Data& d, std::vector<int64_t> splits) {
   std::vector<float> y = d.y0;
-  const ConvGemmProblem p{c.shape, c.outChannels, d.weight.data(), d.x.data(), d.xStride, y.data(), d.yStride, c.alpha,
-                          c.accumulate};
+  const ConvGemmProblem p{c.shape,   c.outChannels, d.weight.data(), d.x.data(),
+                          d.xStride, y.data(),      d.yStride,       c.bias ? d.bias.data() : nullptr,
+                          c.alpha,   c.accumulate};
   const int64_t columns = c.samples * d.positions;
   splits.insert(splits.begin(), 0);
   splits.push_back(columns);
@@ -128,6 +131,10 @@ std::string check(const Case& c, const Data& d, const std::vector<float>& y, dou
                 magnitude += std::fabs(term);
               }
           const size_t at = size_t(n * d.yStride + m * d.positions + oh * s.outWidth + ow);
+          if (c.bias) {
+            sum += d.bias[size_t(m)];
+            magnitude += std::fabs(d.bias[size_t(m)]);
+          }
           double reference = c.alpha * sum;
           magnitude *= std::fabs(c.alpha);
           if (c.accumulate) {
