@@ -269,6 +269,10 @@ class Pass {
     };
     // Stacking needs the output channels of one convolution group to be contiguous: not for grouped convolutions.
     const bool stack = l.kind == LayerKind::Dense || l.groups == 1;
+    if (rule.kind == RuleKind::Gamma && !hasNegative && stack && !(l.hasBias() && rule.ignoreBias)) {
+      gammaOnNonNegative(i, rule, x, r, out);
+      return;
+    }
     std::vector<Bucket> forwardBuckets, transposedBuckets;
     auto place = [&](std::vector<Bucket>& buckets, InputVariant input, int g, int t, WeightVariant w) {
       for (auto& b : buckets) {
@@ -371,6 +375,36 @@ class Pass {
       linearTransposed(i, T, model_.stackedWeights(i, bucket.weights, gamma), s, c.data());
       be_.multiplyAccumulate(out, bucket.input == InputVariant::Ones ? nullptr : inputFor(bucket.input), c.data(), 1.f, c.count());
     }
+  }
+
+  // The γ rule on an input without negative values (after a ReLU), from one extra product instead of two. With
+  // y = W·a + b the forward output and Q = W⁺·a + b⁺, the two denominators are
+  //   z₁ = (W + γW⁺)·a + b + γb⁺ = y + γ·Q            (used where y > 0; no cancellation: y > 0, Q ≥ 0 … ≥ y)
+  //   z₂ = (W + γW⁻)·a + b + γb⁻ = (1 + γ)·y − γ·Q    (used where y < 0; both terms ≤ 0)
+  // since W⁻·a + b⁻ = y − Q. The transposed step is the general one: R_in = a ⊙ [W + γW⁺; W + γW⁻]ᵀ·[s₁; s₂].
+  void gammaOnNonNegative(int i, const RuleParams& rule, const float* x, const float* r, float* out) {
+    const Layer& l = plan_.layers[i];
+    const int64_t inSize = shapeSize(l.inputShapes[0]), outSize = sampleSize(i), count = batch_ * outSize;
+    const float gamma = float(rule.gamma), epsilon = float(rule.stabilizer);
+    const float* y = actData_[i];
+    Buffer q = Buffer::uninitialized(be_, count), z = Buffer::uninitialized(be_, count);
+    linearForward(i, 1, model_.weights(i, WeightVariant::Positive, gamma), model_.bias(i, BiasVariant::Positive, gamma), x,
+                  q.data());
+    // s = [s₁; s₂] per sample, the stacked layout of the transposed product.
+    Buffer s = Buffer::uninitialized(be_, 2 * count), part = Buffer::uninitialized(be_, count);
+    for (int k = 0; k < 2; ++k) {
+      be_.copyBlocks(1, count, y, count, z.data(), count, false, k == 0 ? 1.f : 1.f + gamma);
+      be_.copyBlocks(1, count, q.data(), count, z.data(), count, true, k == 0 ? gamma : -gamma);
+      be_.stabilizedDivide(r, z.data(), y, k == 0 ? +1 : -1, epsilon, part.data(), count);
+      be_.copyBlocks(batch_, outSize, part.data(), outSize, s.data() + k * outSize, 2 * outSize, false);
+    }
+    q.reset();
+    z.reset();
+    part.reset();
+    Buffer c = Buffer::uninitialized(be_, batch_ * inSize);
+    const std::vector<WeightVariant> weights{WeightVariant::GammaPositive, WeightVariant::GammaNegative};
+    linearTransposed(i, 2, model_.stackedWeights(i, weights, gamma), s.data(), c.data());
+    be_.multiplyAccumulate(out, x, c.data(), 1.f, c.count());
   }
 
   Model& model_;
