@@ -163,13 +163,21 @@ export interface ModelOptions {
   device?: Device;
 }
 
+let memoryBudget: number | undefined;
+
 /** The default `maxMemoryBytes`: a quarter of the machine's memory, at most 4 GiB. */
 export function defaultMemoryBudget(): number {
-  return Math.min(4 * 2 ** 30, Math.floor(os.totalmem() / 4));
+  // Read once: os.totalmem() reads /proc/meminfo, a cost on every small explain call.
+  memoryBudget ??= Math.min(4 * 2 ** 30, Math.floor(os.totalmem() / 4));
+  return memoryBudget;
 }
 
+let threadCount: number | undefined;
+
 function defaultThreads(): number {
-  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  // Read once: libuv works it out from the cgroup files in /sys on every call.
+  threadCount ??= typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return threadCount;
 }
 
 /** A model ready to explain. Create one with {@link sequential}, {@link GraphBuilder} or `loadOnnx`. */

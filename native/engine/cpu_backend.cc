@@ -120,7 +120,7 @@ class CpuBackend final : public Backend {
   void upload(float* device, const float* host, int64_t count) override { parallelCopy(device, host, count); }
   void download(float* host, const float* device, int64_t count) override { parallelCopy(host, device, count); }
   void fill(float* buffer, float value, int64_t count) override {
-    parallelFor(count, threads_, [&](int64_t i0, int64_t i1) { std::fill(buffer + i0, buffer + i1, value); });
+    parallelFor(count, threadsFor(count), [&](int64_t i0, int64_t i1) { std::fill(buffer + i0, buffer + i1, value); });
   }
 
   // dst = src (or zeros when src is null) over the pool: one thread alone does not saturate the memory bandwidth.
@@ -134,12 +134,16 @@ class CpuBackend final : public Backend {
   }
   void copy(float* dst, const float* src, int64_t count) override {
     if (dst + count <= src || src + count <= dst) {
-      parallelFor(count, threads_, [&](int64_t i0, int64_t i1) { std::memcpy(dst + i0, src + i0, size_t(i1 - i0) * 4); });
+      parallelFor(count, threadsFor(count), [&](int64_t i0, int64_t i1) { std::memcpy(dst + i0, src + i0, size_t(i1 - i0) * 4); });
     } else {
       std::memmove(dst, src, size_t(count) * 4);
     }
   }
   void setThreads(int threads) override { threads_ = std::max(1, threads); }  // per calling thread
+
+  // Threads for a memory pass over `work` floats: at least 32 Ki floats each, because waking a thread costs about as
+  // much as one pass over that many (small layers at batch 1 run on the calling thread alone).
+  int threadsFor(int64_t work) const { return int(std::max<int64_t>(1, std::min<int64_t>(threads_, work >> 15))); }
 
   void denseForward(int batch, int in, int out, const float* x, const float* weight, const float* bias, float* y,
                     bool accumulate, float sign) override {
@@ -170,6 +174,24 @@ class CpuBackend final : public Backend {
     const int64_t ySize = int64_t(g.outChannels) * outSize;
     const kernels::ConvGemmProblem problem{groupShape(g), g.outChannels, weight, x, inSize, y, ySize, bias, sign, accumulate};
     const int64_t columns = int64_t(batch) * outSize;
+    if (columns < g.outChannels && threads_ > 1) {
+      // Few columns (a small batch of small feature maps): split the output channels instead, so each thread packs
+      // only its rows of W (the larger operand here) and all of the few columns.
+      const int64_t kk = int64_t(g.inChannels) * g.kernelHeight * g.kernelWidth;
+      const int chunks = std::min(threads_, g.outChannels);
+      parallelFor(chunks, chunks, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          const int m0 = int(g.outChannels * c / chunks), m1 = int(g.outChannels * (c + 1) / chunks);
+          kernels::ConvGemmProblem rows = problem;
+          rows.outChannels = m1 - m0;
+          rows.weight = weight + m0 * kk;
+          rows.y = y + m0 * outSize;
+          if (bias) rows.bias = bias + m0;
+          kernels::convGemm(rows, 0, columns);
+        }
+      });
+      return;
+    }
     // Chunks of whole NR-multiples keep most C tiles inside one sample; at least 256 columns a chunk.
     const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(threads_, columns / 256));
     parallelFor(chunks, threads_, [&](int64_t c0, int64_t c1) {
@@ -235,7 +257,7 @@ class CpuBackend final : public Backend {
   }
 
   void addChannelBias(int batch, int channels, int inner, const float* bias, float sign, float* y) override {
-    parallelFor(batch, threads_, [&](int64_t n0, int64_t n1) {
+    parallelFor(batch, threadsFor(int64_t(batch) * channels * inner), [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n)
         for (int c = 0; c < channels; ++c) {
           float* yc = y + (n * channels + c) * inner;
@@ -249,7 +271,7 @@ class CpuBackend final : public Backend {
     if (undilated(g)) {
       const kernels::PoolWindows p = poolWindows(g);
       const int64_t inSize = int64_t(g.inHeight) * g.inWidth, outSize = int64_t(g.outHeight) * g.outWidth;
-      parallelFor(int64_t(batch) * g.channels, threads_, [&](int64_t p0, int64_t p1) {
+      parallelFor(int64_t(batch) * g.channels, threadsFor(int64_t(batch) * g.channels * g.inHeight * g.inWidth), [&](int64_t p0, int64_t p1) {
         for (int64_t q = p0; q < p1; ++q) kernels::maxPoolPlane(p, x + q * inSize, y + q * outSize);
       });
       return;
@@ -272,12 +294,12 @@ class CpuBackend final : public Backend {
     const int64_t inSize = int64_t(g.inHeight) * g.inWidth, outSize = int64_t(g.outHeight) * g.outWidth;
     if (undilated(g)) {
       const kernels::PoolWindows p = poolWindows(g);
-      parallelFor(int64_t(batch) * g.channels, threads_, [&](int64_t p0, int64_t p1) {
+      parallelFor(int64_t(batch) * g.channels, threadsFor(int64_t(batch) * g.channels * g.inHeight * g.inWidth), [&](int64_t p0, int64_t p1) {
         for (int64_t q = p0; q < p1; ++q) kernels::maxPoolGradientPlane(p, x + q * inSize, r + q * outSize, dx + q * inSize);
       });
       return;
     }
-    parallelFor(int64_t(batch) * g.channels, threads_, [&](int64_t p0, int64_t p1) {
+    parallelFor(int64_t(batch) * g.channels, threadsFor(int64_t(batch) * g.channels * g.inHeight * g.inWidth), [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) {
         const float* xp = x + p * inSize;
         const float* rp = r + p * outSize;
@@ -310,7 +332,7 @@ class CpuBackend final : public Backend {
 
   void avgPoolGradient(const PoolGeometry& g, int batch, const float* s, float* dx) override {
     const int64_t inSize = int64_t(g.inHeight) * g.inWidth, outSize = int64_t(g.outHeight) * g.outWidth;
-    parallelFor(int64_t(batch) * g.channels, threads_, [&](int64_t p0, int64_t p1) {
+    parallelFor(int64_t(batch) * g.channels, threadsFor(int64_t(batch) * g.channels * g.inHeight * g.inWidth), [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) {
         const float* sp = s + p * outSize;
         float* dp = dx + p * inSize;
@@ -326,7 +348,7 @@ class CpuBackend final : public Backend {
 
   void activationForward(LayerKind kind, float alpha, int approximate, const float* x, float* y, int64_t count) override {
     // One loop per function, so the common ones (ReLU) vectorise.
-    parallelFor(count, threads_, [&](int64_t i0, int64_t i1) {
+    parallelFor(count, threadsFor(count), [&](int64_t i0, int64_t i1) {
       switch (kind) {
         case LayerKind::Relu:
           kernels::relu(x + i0, y + i0, i1 - i0);
@@ -358,7 +380,7 @@ class CpuBackend final : public Backend {
 
   void affineForward(int batch, int channels, int inner, const float* scale, const float* shift, const float* x,
                      float* y) override {
-    parallelFor(batch, threads_, [&](int64_t n0, int64_t n1) {
+    parallelFor(batch, threadsFor(int64_t(batch) * channels * inner), [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n)
         for (int c = 0; c < channels; ++c) {
           const int64_t o = (n * channels + c) * inner;
@@ -369,7 +391,7 @@ class CpuBackend final : public Backend {
 
   void inputVariant(InputVariant variant, int batch, int64_t size, const float* x, const float* bound, float scalar,
                     float* out) override {
-    parallelFor(batch, threads_, [&](int64_t n0, int64_t n1) {
+    parallelFor(batch, threadsFor(int64_t(batch) * size), [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n) {
         const float* xs = x + n * size;
         float* os = out + n * size;
@@ -390,24 +412,24 @@ class CpuBackend final : public Backend {
 
   void stabilizedDivide(const float* r, const float* z, const float* mask, int maskSign, float epsilon, float* s,
                         int64_t count) override {
-    parallelFor(count, threads_, [&](int64_t i0, int64_t i1) {
+    parallelFor(count, threadsFor(count), [&](int64_t i0, int64_t i1) {
       kernels::stabilizedDivide(r + i0, z + i0, mask ? mask + i0 : nullptr, maskSign, epsilon, s + i0, i1 - i0);
     });
   }
 
   void multiplyAccumulate(float* dst, const float* a, const float* c, float coefficient, int64_t count) override {
-    parallelFor(count, threads_, [&](int64_t i0, int64_t i1) {
+    parallelFor(count, threadsFor(count), [&](int64_t i0, int64_t i1) {
       kernels::multiplyAccumulate(dst + i0, a ? a + i0 : nullptr, c + i0, coefficient, i1 - i0);
     });
   }
 
   void add(float* dst, const float* src, int64_t count) override {
-    parallelFor(count, threads_, [&](int64_t i0, int64_t i1) { kernels::scaledAccumulate(dst + i0, src + i0, 1.f, i1 - i0); });
+    parallelFor(count, threadsFor(count), [&](int64_t i0, int64_t i1) { kernels::scaledAccumulate(dst + i0, src + i0, 1.f, i1 - i0); });
   }
 
   void copyBlocks(int64_t rows, int64_t block, const float* src, int64_t srcStride, float* dst, int64_t dstStride,
                   bool accumulate, float alpha) override {
-    parallelFor(rows, threads_, [&](int64_t r0, int64_t r1) {
+    parallelFor(rows, threadsFor(rows * block), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const float* s = src + r * srcStride;
         float* d = dst + r * dstStride;
@@ -453,7 +475,7 @@ class CpuBackend final : public Backend {
 
   void sumPerSample(const float* x, int batch, int64_t size, double* hostOut) override {
     // One sample per task: the sum does not depend on the thread count.
-    parallelFor(batch, threads_, [&](int64_t n0, int64_t n1) {
+    parallelFor(batch, threadsFor(int64_t(batch) * size), [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n) hostOut[n] = kernels::sum(x + n * size, size);
     });
   }
@@ -588,7 +610,7 @@ class CpuBackend final : public Backend {
   template <typename Fn>
   void forEachPlane(const PoolGeometry& g, int batch, Fn&& fn, const float* x, float* y) {
     const int64_t inSize = int64_t(g.inHeight) * g.inWidth, outSize = int64_t(g.outHeight) * g.outWidth;
-    parallelFor(int64_t(batch) * g.channels, threads_, [&](int64_t p0, int64_t p1) {
+    parallelFor(int64_t(batch) * g.channels, threadsFor(int64_t(batch) * g.channels * g.inHeight * g.inWidth), [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p)
         for (int oh = 0; oh < g.outHeight; ++oh)
           for (int ow = 0; ow < g.outWidth; ++ow) fn(x + p * inSize, y + p * outSize, oh, ow);
