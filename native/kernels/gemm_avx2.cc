@@ -362,12 +362,12 @@ LRP_AVX2 void kernel6x16(int depth, const float* a, const float* b, float alpha,
 // fault on masked-off lanes) and full-width stores; rows two channels ahead are prefetched.
 LRP_AVX2 void packConv(const ConvPanelPlan& p, int k0, int depth, float* packed) {
   const __m256i laneBit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-  int c = k0 / p.taps, t = k0 % p.taps;
+  int c = k0 / p.taps, t = k0 % p.taps, column = t % p.kernelWidth;
   for (int k = 0; k < depth; ++k, packed += kNR) {
     const int64_t channel = int64_t(c) * p.plane;
     const int64_t* source = p.source + t * p.runs;
     const uint32_t* valid = p.valid + t * p.runs;
-    const bool rowStart = t % p.kernelWidth == 0;
+    const bool rowStart = column == 0;
     for (int r = 0; r < p.runs; ++r) {
       const float* src = p.image[r] + channel + source[r];
       float* dst = packed + p.offset[r];
@@ -380,6 +380,7 @@ LRP_AVX2 void packConv(const ConvPanelPlan& p, int k0, int depth, float* packed)
         _mm_prefetch(reinterpret_cast<const char*>(src + 2 * p.plane + p.length[r] - 1), _MM_HINT_T0);
       }
     }
+    if (++column == p.kernelWidth) column = 0;
     if (++t == p.taps) {
       t = 0;
       ++c;

@@ -136,41 +136,57 @@ LRP_AVX512 inline void step(const float* a, const float* b, __m512 (&c)[MR][2]) 
   }
 }
 
-LRP_AVX512 void kernel(int depth, const float* a, const float* b, float alpha, bool accumulate, float* C, int ldc,
-                       int rows, int cols) {
-  if (rows == kMR && cols == kNR && accumulate)
-    for (int r = 0; r < kMR; ++r) {
+// R (≤ MR) rows of a tile: A panels keep their MR stride. Every accumulator is the same FMA chain over k whichever R
+// computes it, so a row's result does not depend on the variant (edge tiles of 4 or 8 rows skip the padded rows).
+template <int R>
+LRP_AVX512 void kernelRows(int depth, const float* a, const float* b, float alpha, bool accumulate, float* C, int ldc,
+                           int rows, int cols) {
+  if (rows == R && cols == kNR && accumulate)
+    for (int r = 0; r < R; ++r) {
       _mm_prefetch(reinterpret_cast<const char*>(C + static_cast<ptrdiff_t>(r) * ldc), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(C + static_cast<ptrdiff_t>(r) * ldc + 16), _MM_HINT_T0);
     }
-  __m512 c[kMR][2];
-  for (int i = 0; i < kMR; ++i) c[i][0] = c[i][1] = _mm512_setzero_ps();
+  __m512 c[R][2];
+  for (int i = 0; i < R; ++i) c[i][0] = c[i][1] = _mm512_setzero_ps();
   int k = 0;
   for (; k + 4 <= depth; k += 4) {
     _mm_prefetch(reinterpret_cast<const char*>(a + 8 * kMR), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(a + 8 * kMR + 16), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(a + 8 * kMR + 32), _MM_HINT_T0);
-    step<kMR>(a, b, c);
-    step<kMR>(a + kMR, b + kNR, c);
-    step<kMR>(a + 2 * kMR, b + 2 * kNR, c);
-    step<kMR>(a + 3 * kMR, b + 3 * kNR, c);
+    step<R>(a, b, c);
+    step<R>(a + kMR, b + kNR, c);
+    step<R>(a + 2 * kMR, b + 2 * kNR, c);
+    step<R>(a + 3 * kMR, b + 3 * kNR, c);
     a += 4 * kMR;
     b += 4 * kNR;
   }
   for (; k < depth; ++k) {
-    step<kMR>(a, b, c);
+    step<R>(a, b, c);
     a += kMR;
     b += kNR;
   }
   // C = alpha · acc, or C = fma(acc, alpha, C): the same operations for every element whatever rows and cols are (the
   // masks only choose which lanes are loaded and stored), and an explicit FMA so the compiler cannot contract
-  // differently for full and edge tiles.
-  alignas(64) float acc[kMR][kNR];  // constant indices up to here keep c in registers
-  for (int i = 0; i < kMR; ++i) {
+  // differently for full and edge tiles. Full-width rows use plain loads and stores (masked stores are slow on AMD).
+  alignas(64) float acc[R][kNR];  // constant indices up to here keep c in registers
+  for (int i = 0; i < R; ++i) {
     _mm512_store_ps(acc[i], c[i][0]);
     _mm512_store_ps(acc[i] + 16, c[i][1]);
   }
   const __m512 va = _mm512_set1_ps(alpha);
+  if (cols == kNR) {
+    for (int r = 0; r < rows; ++r) {
+      float* cr = C + static_cast<ptrdiff_t>(r) * ldc;
+      if (accumulate) {
+        _mm512_storeu_ps(cr, _mm512_fmadd_ps(_mm512_load_ps(acc[r]), va, _mm512_loadu_ps(cr)));
+        _mm512_storeu_ps(cr + 16, _mm512_fmadd_ps(_mm512_load_ps(acc[r] + 16), va, _mm512_loadu_ps(cr + 16)));
+      } else {
+        _mm512_storeu_ps(cr, _mm512_mul_ps(_mm512_load_ps(acc[r]), va));
+        _mm512_storeu_ps(cr + 16, _mm512_mul_ps(_mm512_load_ps(acc[r] + 16), va));
+      }
+    }
+    return;
+  }
   const __mmask16 mask0 = laneMask(cols), mask1 = laneMask(cols - 16);
   for (int r = 0; r < rows; ++r) {
     float* cr = C + static_cast<ptrdiff_t>(r) * ldc;
@@ -185,26 +201,35 @@ LRP_AVX512 void kernel(int depth, const float* a, const float* b, float alpha, b
   }
 }
 
+LRP_AVX512 void kernel(int depth, const float* a, const float* b, float alpha, bool accumulate, float* C, int ldc,
+                       int rows, int cols) {
+  if (rows <= 4) kernelRows<4>(depth, a, b, alpha, accumulate, C, ldc, rows, cols);
+  else if (rows <= 8) kernelRows<8>(depth, a, b, alpha, accumulate, C, ldc, rows, cols);
+  else kernelRows<kMR>(depth, a, b, alpha, accumulate, C, ldc, rows, cols);
+}
+
 // A convolution panel (see ConvPanelPlan): per row k and run, one or two zero-masked loads of the valid lanes (masked
 // lanes never fault) and full-width stores. Rows two channels ahead are prefetched: successive k read rows too far
 // apart for the hardware prefetchers.
 LRP_AVX512 void packConv(const ConvPanelPlan& p, int k0, int depth, float* packed) {
-  int c = k0 / p.taps, t = k0 % p.taps;
+  int c = k0 / p.taps, t = k0 % p.taps, column = t % p.kernelWidth;
   for (int k = 0; k < depth; ++k, packed += kNR) {
     const int64_t channel = int64_t(c) * p.plane;
     const int64_t* source = p.source + t * p.runs;
     const uint32_t* valid = p.valid + t * p.runs;
-    const bool rowStart = t % p.kernelWidth == 0;
+    const bool rowStart = column == 0;
     for (int r = 0; r < p.runs; ++r) {
       const float* src = p.image[r] + channel + source[r];
       float* dst = packed + p.offset[r];
-      _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(static_cast<__mmask16>(valid[r]), src));
-      if (p.length[r] > 16) _mm512_storeu_ps(dst + 16, _mm512_maskz_loadu_ps(static_cast<__mmask16>(valid[r] >> 16), src + 16));
+      const __mmask16 low = static_cast<__mmask16>(valid[r]), high = static_cast<__mmask16>(valid[r] >> 16);
+      _mm512_storeu_ps(dst, low == 0xFFFF ? _mm512_loadu_ps(src) : _mm512_maskz_loadu_ps(low, src));
+      if (p.length[r] > 16) _mm512_storeu_ps(dst + 16, high == 0xFFFF ? _mm512_loadu_ps(src + 16) : _mm512_maskz_loadu_ps(high, src + 16));
       if (rowStart) {
         _mm_prefetch(reinterpret_cast<const char*>(src + 2 * p.plane), _MM_HINT_T0);
         _mm_prefetch(reinterpret_cast<const char*>(src + 2 * p.plane + p.length[r] - 1), _MM_HINT_T0);
       }
     }
+    if (++column == p.kernelWidth) column = 0;
     if (++t == p.taps) {
       t = 0;
       ++c;
