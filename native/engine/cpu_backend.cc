@@ -172,21 +172,27 @@ class CpuBackend final : public Backend {
     if (g.groups != 1) return convForwardGrouped(g, batch, x, weight, bias, y, accumulate, sign);
     const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inChannels) * g.inHeight * g.inWidth;
     const int64_t ySize = int64_t(g.outChannels) * outSize;
-    const kernels::ConvGemmProblem problem{groupShape(g), g.outChannels, weight, x, inSize, y, ySize, bias, sign, accumulate};
+    const int64_t kk = int64_t(g.inChannels) * g.kernelHeight * g.kernelWidth;
+    const kernels::ConvWeightPacking& packing = packedWeights(weight, g.outChannels, int(kk));
+    const kernels::ConvGemmProblem problem{groupShape(g), g.outChannels, weight, x,    inSize,    y,
+                                           ySize,         bias,          sign,   accumulate, packing.view};
     const int64_t columns = int64_t(batch) * outSize;
     if (columns < g.outChannels && threads_ > 1) {
-      // Few columns (a small batch of small feature maps): split the output channels instead, so each thread packs
-      // only its rows of W (the larger operand here) and all of the few columns.
-      const int64_t kk = int64_t(g.inChannels) * g.kernelHeight * g.kernelWidth;
-      const int chunks = std::min(threads_, g.outChannels);
+      // Few columns (a small batch of small feature maps): split the output channels instead, so each thread works
+      // on its rows of W (the larger operand here) and all of the few columns. Splits fall on whole tiles.
+      const int tile = packing.tileRows;
+      const int chunks = std::min(threads_, (g.outChannels + tile - 1) / tile);
+      auto boundary = [&](int64_t c) { return c == chunks ? g.outChannels : int(g.outChannels * c / chunks) / tile * tile; };
       parallelFor(chunks, chunks, [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
-          const int m0 = int(g.outChannels * c / chunks), m1 = int(g.outChannels * (c + 1) / chunks);
+          const int m0 = boundary(c), m1 = boundary(c + 1);
+          if (m1 <= m0) continue;
           kernels::ConvGemmProblem rows = problem;
           rows.outChannels = m1 - m0;
           rows.weight = weight + m0 * kk;
           rows.y = y + m0 * outSize;
           if (bias) rows.bias = bias + m0;
+          rows.packed.rowOffset = m0;
           kernels::convGemm(rows, 0, columns);
         }
       });
@@ -530,6 +536,14 @@ class CpuBackend final : public Backend {
     return w.data();
   }
 
+  // W packed for the convolution kernel once per weight tensor (see flippedWeights on why the address identifies it).
+  const kernels::ConvWeightPacking& packedWeights(const float* weight, int rows, int depth) {
+    std::lock_guard<std::mutex> lock(flippedMutex_);
+    auto it = packed_.find(weight);
+    if (it == packed_.end()) it = packed_.emplace(weight, kernels::packConvWeights(weight, rows, depth)).first;
+    return it->second;
+  }
+
   // Images per convolution GEMM: about 4096 columns, the scratch (im2col) at most 64 MiB.
   static int samplesPerGemm(int64_t kk, int64_t outSize, int batch) {
     int64_t count = std::max<int64_t>(1, 4096 / outSize);
@@ -621,6 +635,7 @@ class CpuBackend final : public Backend {
   static thread_local int threads_;
   std::mutex poolMutex_, flippedMutex_;
   std::map<std::pair<const float*, int64_t>, std::vector<float>> flipped_;  // see flippedWeights
+  std::map<const float*, kernels::ConvWeightPacking> packed_;               // see packedWeights
   std::multimap<int64_t, float*> free_;          // recycled buffers by size (floats)
   std::unordered_map<float*, int64_t> live_;     // buffers handed out, with their size
   int64_t liveBytes_ = 0, peakBytes_ = 0, cachedBytes_ = 0;

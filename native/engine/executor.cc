@@ -3,9 +3,6 @@
 #include "executor.h"
 
 #include <cmath>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -51,7 +48,7 @@ class Pass {
   }
 
   void forward() {
-    for (int i = 0; i < int(plan_.layers.size()); ++i) { auto t0 = std::chrono::steady_clock::now(); forwardLayer(i); if (getenv("LRP_PROF")) fprintf(stderr, "F %d %s %.2f\n", i, layerKindName(plan_.layers[i].kind), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()); }
+    for (int i = 0; i < int(plan_.layers.size()); ++i) forwardLayer(i);
   }
 
   const float* output() const { return actData_.back(); }
@@ -97,9 +94,7 @@ class Pass {
           scratch = Buffer(be_, size);
           out = scratch.data();
         }
-        auto t0 = std::chrono::steady_clock::now();
         contribution(i, int(k), request.rules[i], rel[i].data(), out);
-        if (getenv("LRP_PROF")) fprintf(stderr, "R %d %s %.2f\n", i, layerKindName(layer.kind), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
         be_.sumPerSample(out, batch_, sampleSize(j), sums.data());
         for (int n = 0; n < batch_; ++n) outSums[n] += sums[n];
         if (scratch) be_.add(target.data(), scratch.data(), size);
@@ -379,8 +374,8 @@ class Pass {
 
   // The γ rule on an input without negative values (after a ReLU), from one extra product instead of two. With
   // y = W·a + b the forward output and Q = W⁺·a + b⁺, the two denominators are
-  //   z₁ = (W + γW⁺)·a + b + γb⁺ = y + γ·Q            (used where y > 0; no cancellation: y > 0, Q ≥ 0 … ≥ y)
-  //   z₂ = (W + γW⁻)·a + b + γb⁻ = (1 + γ)·y − γ·Q    (used where y < 0; both terms ≤ 0)
+  //   z₁ = (W + γW⁺)·a + b + γb⁺ = y + γ·Q            (used where y > 0; Q ≥ 0, so no cancellation)
+  //   z₂ = (W + γW⁻)·a + b + γb⁻ = (1 + γ)·y − γ·Q    (used where y < 0; both terms ≤ 0, no cancellation)
   // since W⁻·a + b⁻ = y − Q. The transposed step is the general one: R_in = a ⊙ [W + γW⁺; W + γW⁻]ᵀ·[s₁; s₂].
   void gammaOnNonNegative(int i, const RuleParams& rule, const float* x, const float* r, float* out) {
     const Layer& l = plan_.layers[i];

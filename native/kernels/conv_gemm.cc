@@ -193,7 +193,14 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
   const int mcBlock = std::min(roundUp(M, MR), micro.mc);
   const int ncBlock = int(std::min<int64_t>(roundUp(int(std::min<int64_t>(cols, micro.nc)), NR), micro.nc));
   thread_local PackBuffer bufferA, bufferB;
-  float* packedA = bufferA.reserve(static_cast<size_t>(mcBlock) * kcBlock);
+  const bool prepacked = p.packed.data && p.packed.layout == &micro;
+  // The A block for rows [row, …) and K block pc: packed now, or where packConvWeights put it.
+  auto blockA = [&](int row, int rows, int pc, int kc, float* buffer) -> const float* {
+    if (prepacked) return p.packed.data + p.packed.rowStride * pc + int64_t(p.packed.rowOffset + row) * kc;
+    micro.packA(false, p.weight + int64_t(row) * K + pc, K, rows, kc, buffer);
+    return buffer;
+  };
+  float* packedA = prepacked ? nullptr : bufferA.reserve(static_cast<size_t>(mcBlock) * kcBlock);
   float* packedB = bufferB.reserve(static_cast<size_t>(ncBlock) * kcBlock + 32);  // packConv's overrun
   for (int64_t jc = 0; jc < cols; jc += ncBlock) {
     const int nc = int(std::min<int64_t>(ncBlock, cols - jc));
@@ -202,12 +209,12 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
       const bool accumulate = pc > 0 || p.accumulate;
       if (M <= mcBlock) {
         // As in sgemmBlocked: one A block covers M, so each B panel is packed just before its sweep (stays in L1).
-        micro.packA(false, p.weight + pc, K, M, kc, packedA);
+        const float* a = blockA(0, M, pc, kc, packedA);
         for (int jr = 0; jr < nc; jr += NR) {
           const int width = std::min(NR, nc - jr);
           packConvPanel(micro, p, pc, kc, col0 + jc + jr, width, packedB);
           for (int ir = 0; ir < M; ir += MR)
-            runTile(micro, p, kc, packedA + int64_t(ir) * kc, packedB, ir, std::min(MR, M - ir), col0 + jc + jr, width,
+            runTile(micro, p, kc, a + int64_t(ir) * kc, packedB, ir, std::min(MR, M - ir), col0 + jc + jr, width,
                     accumulate, pc + kc == K);
         }
         continue;
@@ -216,10 +223,10 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
         packConvPanel(micro, p, pc, kc, col0 + jc + jr, std::min(NR, nc - jr), packedB + int64_t(jr) * kc);
       for (int ic = 0; ic < M; ic += mcBlock) {
         const int mc = std::min(mcBlock, M - ic);
-        micro.packA(false, p.weight + int64_t(ic) * K + pc, K, mc, kc, packedA);
+        const float* a = blockA(ic, mc, pc, kc, packedA);
         for (int jr = 0; jr < nc; jr += NR)
           for (int ir = 0; ir < mc; ir += MR)
-            runTile(micro, p, kc, packedA + int64_t(ir) * kc, packedB + int64_t(jr) * kc, ic + ir, std::min(MR, mc - ir),
+            runTile(micro, p, kc, a + int64_t(ir) * kc, packedB + int64_t(jr) * kc, ic + ir, std::min(MR, mc - ir),
                     col0 + jc + jr, std::min(NR, nc - jr), accumulate, pc + kc == K);
       }
     }
@@ -260,15 +267,15 @@ void convGemmNeon(const ConvGemmProblem& p, int64_t col0, int64_t cols) { convGe
 #endif
 
 std::vector<ConvGemmKernel> detectKernels() {
-  std::vector<ConvGemmKernel> kernels{{"scalar", convGemmScalar}};
+  std::vector<ConvGemmKernel> kernels{{"scalar", convGemmScalar, nullptr}};
   const CpuFeatures& cpu = cpuFeatures();
   (void)cpu;
 #if defined(LRP_HAVE_SGEMM_AVX2)
-  if (cpu.avx2Fma) kernels.push_back({"avx2-fma", convGemmAvx2});
-  if (cpu.avx512f) kernels.push_back({"avx512f", convGemmAvx512});
+  if (cpu.avx2Fma) kernels.push_back({"avx2-fma", convGemmAvx2, &avx2MicroKernel()});
+  if (cpu.avx512f) kernels.push_back({"avx512f", convGemmAvx512, &avx512MicroKernel()});
 #endif
 #if defined(LRP_HAVE_SGEMM_NEON)
-  if (cpu.neon) kernels.push_back({"neon", convGemmNeon});
+  if (cpu.neon) kernels.push_back({"neon", convGemmNeon, &neonMicroKernel()});
 #endif
   return kernels;
 }
@@ -278,6 +285,21 @@ std::vector<ConvGemmKernel> detectKernels() {
 const std::vector<ConvGemmKernel>& availableConvGemmKernels() {
   static const std::vector<ConvGemmKernel> kernels = detectKernels();
   return kernels;
+}
+
+ConvWeightPacking packConvWeights(const float* weight, int rows, int depth) {
+  ConvWeightPacking packing;
+  const auto* micro = static_cast<const GemmMicroKernel*>(availableConvGemmKernels().back().layout);
+  if (!micro || rows <= 0 || depth <= 0) return packing;
+  // The driver's blocking: K blocks of balancedBlock(depth, KC), each holding every row's panels.
+  const int kcBlock = balancedBlock(depth, micro->kc, 8);
+  const int64_t rowStride = roundUp(rows, micro->mr);
+  packing.data.resize(size_t(rowStride * depth));
+  for (int pc = 0; pc < depth; pc += kcBlock)
+    micro->packA(false, weight + pc, depth, rows, std::min(kcBlock, depth - pc), packing.data.data() + rowStride * pc);
+  packing.view = PackedConvWeights{packing.data.data(), micro, rowStride, 0};
+  packing.tileRows = micro->mr;
+  return packing;
 }
 
 void convGemm(const ConvGemmProblem& problem, int64_t col0, int64_t cols) {

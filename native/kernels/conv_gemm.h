@@ -11,6 +11,15 @@
 
 namespace lrp::kernels {
 
+// W already in the micro-kernel's panel layout (all K blocks, all rows), made once per weight tensor by
+// packConvWeights so that calls skip packing it: the whole cost of packing at batch 1.
+struct PackedConvWeights {
+  const float* data = nullptr;  // null: pack on the fly
+  const void* layout = nullptr; // the micro-kernel it was packed for (ignored by any other)
+  int64_t rowStride = 0;        // floats per unit of K: the rows rounded up to the tile height
+  int rowOffset = 0;            // this problem's first row within the packed matrix (a multiple of the tile height)
+};
+
 struct ConvGemmProblem {
   ConvShape shape;            // one group: input channels, sizes, kernel, stride, padding, dilation
   int outChannels;            // M: rows of W and channels of y
@@ -22,6 +31,7 @@ struct ConvGemmProblem {
   const float* bias;          // per output channel, or null
   float alpha;                // y = alpha · (W · im2col(x) + bias)
   bool accumulate;            // y += … instead of y = …
+  PackedConvWeights packed;   // optional: `weight` prepacked
 };
 
 // Computes the columns [col0, col0 + cols) of the virtual [K, count·outHeight·outWidth] product: column c is output
@@ -32,7 +42,18 @@ using ConvGemmFunction = void (*)(const ConvGemmProblem& problem, int64_t col0, 
 struct ConvGemmKernel {
   const char* name;  // the GEMM kernel it uses: "scalar", "avx2-fma", "avx512f", "neon"
   ConvGemmFunction function;
+  const void* layout;  // what PackedConvWeights::layout must be for it to use prepacked weights (null: never)
 };
+
+// W [rows, depth] packed for convGemm's kernel: `data` to keep and a PackedConvWeights (without rowOffset) to pass.
+// `tileRows` is the tile height: problems over a subset of the rows must start at a multiple of it. Empty (and
+// tileRows 1) where convGemm does not pack (the portable version).
+struct ConvWeightPacking {
+  std::vector<float> data;
+  PackedConvWeights view;
+  int tileRows = 1;
+};
+ConvWeightPacking packConvWeights(const float* weight, int rows, int depth);
 
 // The implementation matching sgemm's choice.
 void convGemm(const ConvGemmProblem& problem, int64_t col0, int64_t cols);

@@ -1,7 +1,8 @@
 // Checks every implicit-GEMM convolution implementation the CPU can run (conv_gemm.h) against a float64 reference on
 // random shapes: strides, padding, dilation, 1×1 and large kernels, sizes that are not multiples of the tile or vector
 // widths, M and K beyond one cache block, several samples with gaps between them, alpha and accumulate, and that any
-// split of the column range gives the same bits, with and without a bias. Exit status 0 when everything passes.
+// split of the column range gives the same bits, with and without a bias, and with weights packed once (whole or split
+// by rows) as without. Exit status 0 when everything passes.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -103,11 +104,24 @@ std::vector<float> run(const ConvGemmKernel& kernel, const Case& c, const Data& 
   std::vector<float> y = d.y0;
   const ConvGemmProblem p{c.shape,   c.outChannels, d.weight.data(), d.x.data(),
                           d.xStride, y.data(),      d.yStride,       c.bias ? d.bias.data() : nullptr,
-                          c.alpha,   c.accumulate};
+                          c.alpha,   c.accumulate, {}};
   const int64_t columns = c.samples * d.positions;
   splits.insert(splits.begin(), 0);
   splits.push_back(columns);
   for (size_t i = 0; i + 1 < splits.size(); ++i) kernel.function(p, splits[i], splits[i + 1] - splits[i]);
+  return y;
+}
+
+// Rows [m0, m1) only, with the weights prepacked (other rows keep y0).
+std::vector<float> runPacked(const ConvGemmKernel& kernel, const Case& c, const Data& d,
+                             const lrp::kernels::ConvWeightPacking& packing, int m0, int m1) {
+  std::vector<float> y = d.y0;
+  const int64_t K = int64_t(c.shape.channels) * c.shape.kernelHeight * c.shape.kernelWidth;
+  ConvGemmProblem p{c.shape,   m1 - m0,  d.weight.data() + m0 * K, d.x.data(),
+                    d.xStride, y.data() + m0 * d.positions, d.yStride, c.bias ? d.bias.data() + m0 : nullptr,
+                    c.alpha,   c.accumulate, packing.view};
+  p.packed.rowOffset = m0;
+  kernel.function(p, 0, c.samples * d.positions);
   return y;
 }
 
@@ -180,6 +194,21 @@ int main() {
         // Splits at odd points, inside samples and tiles, as the thread pool may cut the range.
         const std::vector<int64_t> splits{1, columns / 3 + 1, std::max<int64_t>(columns / 3 + 1, columns - 2)};
         if (run(kernel, c, d, splits) != y) failure = "splitting the columns changed bits";
+      }
+      if (failure.empty() && kernel.layout == kernels.back().layout && kernel.layout) {
+        // Weights packed once (packConvWeights), whole and as two row ranges split on a tile boundary: same bits.
+        const int K = c.shape.channels * c.shape.kernelHeight * c.shape.kernelWidth;
+        const lrp::kernels::ConvWeightPacking packing = lrp::kernels::packConvWeights(d.weight.data(), c.outChannels, K);
+        if (runPacked(kernel, c, d, packing, 0, c.outChannels) != y) failure = "prepacked weights changed bits";
+        const int split = c.outChannels / 2 / packing.tileRows * packing.tileRows;
+        if (failure.empty() && split > 0) {
+          std::vector<float> halves = runPacked(kernel, c, d, packing, 0, split);
+          const std::vector<float> second = runPacked(kernel, c, d, packing, split, c.outChannels);
+          for (int n = 0; n < c.samples; ++n)
+            for (int64_t i = int64_t(split) * d.positions; i < c.outChannels * d.positions; ++i)
+              halves[size_t(n * d.yStride + i)] = second[size_t(n * d.yStride + i)];
+          if (halves != y) failure = "prepacked weights split at row " + std::to_string(split) + " changed bits";
+        }
       }
       if (!failure.empty()) {
         ++failures;
