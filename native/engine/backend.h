@@ -71,6 +71,8 @@ class Backend {
   virtual void sumPerSample(const float* x, int batch, int64_t size, double* hostOut) = 0;
   // Number of compute threads operations may use.
   virtual void setThreads(int threads) = 0;
+  // Bytes the backend keeps for its own derived forms of the weights (e.g. packed or flipped copies).
+  virtual int64_t derivedWeightBytes() { return 0; }
 };
 
 // A buffer owned by a backend, released on destruction.

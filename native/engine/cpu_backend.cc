@@ -536,6 +536,14 @@ class CpuBackend final : public Backend {
     return w.data();
   }
 
+  int64_t derivedWeightBytes() override {
+    std::lock_guard<std::mutex> lock(flippedMutex_);
+    int64_t bytes = 0;
+    for (const auto& entry : flipped_) bytes += int64_t(entry.second.size()) * 4;
+    for (const auto& entry : packed_) bytes += int64_t(entry.second.data.size()) * 4;
+    return bytes;
+  }
+
   // W packed for the convolution kernel once per weight tensor (see flippedWeights on why the address identifies it).
   const kernels::ConvWeightPacking& packedWeights(const float* weight, int rows, int depth) {
     std::lock_guard<std::mutex> lock(flippedMutex_);

@@ -98,7 +98,7 @@ int64_t Model::memoryBytes() {
   int64_t bytes = 0;
   for (const auto& layer : plan_.layers) bytes += int64_t(layer.weight.size() + layer.bias.size() + layer.scale.size() * 2) * 4;
   for (const auto& entry : cache_) bytes += entry.second.count() * 4;
-  return bytes;
+  return bytes + backend_->derivedWeightBytes();
 }
 
 }  // namespace lrp

@@ -26,7 +26,7 @@ class Model {
   const float* stackedWeights(int layer, const std::vector<WeightVariant>& variants, float gamma);
   // Backend-resident per-channel scale (which 0) or shift (which 1) of an unmerged BatchNorm.
   const float* affine(int layer, int which);
-  // Bytes of weights held, original and derived.
+  // Bytes of weights held: original, rule-derived, and the backend's packed/flipped copies.
   int64_t memoryBytes();
 
  private:
