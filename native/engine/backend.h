@@ -56,6 +56,11 @@ class Backend {
                                 int64_t count) = 0;
   // dst += coefficient · a ⊙ c (a null: ones).
   virtual void multiplyAccumulate(float* dst, const float* a, const float* c, float coefficient, int64_t count) = 0;
+  // dst = a ⊙ c (a null: c), the same values as multiplyAccumulate onto zeros with coefficient 1.
+  virtual void multiply(float* dst, const float* a, const float* c, int64_t count) {
+    fill(dst, 0.f, count);
+    multiplyAccumulate(dst, a, c, 1.f, count);
+  }
   // dst += src.
   virtual void add(float* dst, const float* src, int64_t count) = 0;
   // dst[r·dstStride + i] (+)= alpha · src[r·srcStride + i] for `rows` blocks of `block` floats; `accumulate` adds.
@@ -63,7 +68,7 @@ class Backend {
                           bool accumulate, float alpha = 1.f) = 0;
   // Whether x holds any value > 0 and any value < 0 (lets rules skip terms that are exactly zero, e.g. a⁻ after ReLU).
   virtual void signSummary(const float* x, int64_t count, bool* hasPositive, bool* hasNegative) = 0;
-  // Zero padding of the last two axes, and its transpose (crop, accumulate into dx).
+  // Zero padding of the last two axes, and its transpose (crop into dx, overwriting it).
   virtual void padForward(int batch, int channels, int height, int width, const int padding[4], const float* x, float* y) = 0;
   virtual void padCrop(int batch, int channels, int height, int width, const int padding[4], const float* r, float* dx) = 0;
 

@@ -423,6 +423,12 @@ class CpuBackend final : public Backend {
     });
   }
 
+  void multiply(float* dst, const float* a, const float* c, int64_t count) override {
+    parallelFor(count, threadsFor(count), [&](int64_t i0, int64_t i1) {
+      kernels::multiply(dst + i0, a ? a + i0 : nullptr, c + i0, i1 - i0);
+    });
+  }
+
   void multiplyAccumulate(float* dst, const float* a, const float* c, float coefficient, int64_t count) override {
     parallelFor(count, threadsFor(count), [&](int64_t i0, int64_t i1) {
       kernels::multiplyAccumulate(dst + i0, a ? a + i0 : nullptr, c + i0, coefficient, i1 - i0);

@@ -87,11 +87,12 @@ class Pass {
         const int64_t size = batch_ * sampleSize(j);
         Buffer scratch;
         float* out;
+        // contribution() overwrites all of `out`: no zeroing pass first.
         if (!target) {
-          target = Buffer(be_, size);
+          target = Buffer::uninitialized(be_, size);
           out = target.data();
         } else {
-          scratch = Buffer(be_, size);
+          scratch = Buffer::uninitialized(be_, size);
           out = scratch.data();
         }
         contribution(i, int(k), request.rules[i], rel[i].data(), out);
@@ -165,7 +166,8 @@ class Pass {
     }
   }
 
-  // Relevance that layer i sends to its k-th input, written into `out` (zeroed on entry).
+  // Relevance that layer i sends to its k-th input, written into `out` (every element; its contents on entry are
+  // undefined).
   void contribution(int i, int k, const RuleParams& rule, const float* r, float* out) {
     const Layer& l = plan_.layers[i];
     const int64_t inSize = shapeSize(l.inputShapes[k]);
@@ -183,14 +185,14 @@ class Pass {
         Buffer s = Buffer::uninitialized(be_, batch_ * outSize), g = Buffer::uninitialized(be_, batch_ * inSize);
         be_.stabilizedDivide(r, actData_[i], nullptr, 0, float(rule.stabilizer), s.data(), s.count());
         be_.avgPoolGradient(poolGeometry(l), batch_, s.data(), g.data());
-        be_.multiplyAccumulate(out, x, g.data(), 1.f, g.count());
+        be_.multiply(out, x, g.data(), g.count());
         return;
       }
       case LayerKind::Add: {
         // Norm with one shared denominator: R_k = a_k ⊙ R / stab(Σ a).
         Buffer s = Buffer::uninitialized(be_, batch_ * outSize);
         be_.stabilizedDivide(r, actData_[i], nullptr, 0, float(rule.stabilizer), s.data(), s.count());
-        be_.multiplyAccumulate(out, x, s.data(), 1.f, s.count());
+        be_.multiply(out, x, s.data(), s.count());
         return;
       }
       case LayerKind::Concat: {
@@ -252,8 +254,12 @@ class Pass {
     const int64_t inSize = shapeSize(l.inputShapes[0]), outSize = sampleSize(i);
     const float gamma = float(rule.gamma);
     // a⁺ = a when a has no negative values (after a ReLU), and a⁻ is then zero: its terms drop out exactly.
-    bool hasPositive = true, hasNegative = true;
-    be_.signSummary(x, batch_ * inSize, &hasPositive, &hasNegative);
+    // Only rules with a⁺/a⁻ terms need the scan (ε and LRP-0 do not: one pass over the input saved).
+    bool hasPositive = true, hasNegative = true, splitsSigns = false;
+    for (const RuleGroup& group : desc.groups)
+      for (const RuleTerm& term : group.terms)
+        splitsSigns |= term.input == InputVariant::Positive || term.input == InputVariant::Negative;
+    if (splitsSigns) be_.signSummary(x, batch_ * inSize, &hasPositive, &hasNegative);
     auto effectiveInput = [&](InputVariant v) {
       if (v == InputVariant::Positive && !hasNegative) return InputVariant::Activation;
       if (v == InputVariant::Negative && !hasPositive) return InputVariant::Activation;
@@ -350,6 +356,8 @@ class Pass {
 
     // R_in += in_b ⊙ stacked(W_t)ᵀ · [coefficient_g · sign_t · s_g]_t for every input bucket b.
     Buffer c = Buffer::uninitialized(be_, batch_ * inSize);
+    if (transposedBuckets.empty()) be_.fill(out, 0.f, c.count());  // every term vanished
+    bool first = true;
     for (const Bucket& bucket : transposedBuckets) {
       const int T = int(bucket.weights.size());
       const float* s;
@@ -368,7 +376,10 @@ class Pass {
         s = stackedS.data();
       }
       linearTransposed(i, T, model_.stackedWeights(i, bucket.weights, gamma), s, c.data());
-      be_.multiplyAccumulate(out, bucket.input == InputVariant::Ones ? nullptr : inputFor(bucket.input), c.data(), 1.f, c.count());
+      const float* in = bucket.input == InputVariant::Ones ? nullptr : inputFor(bucket.input);
+      if (first) be_.multiply(out, in, c.data(), c.count());
+      else be_.multiplyAccumulate(out, in, c.data(), 1.f, c.count());
+      first = false;
     }
   }
 
@@ -399,7 +410,7 @@ class Pass {
     Buffer c = Buffer::uninitialized(be_, batch_ * inSize);
     const std::vector<WeightVariant> weights{WeightVariant::GammaPositive, WeightVariant::GammaNegative};
     linearTransposed(i, 2, model_.stackedWeights(i, weights, gamma), s.data(), c.data());
-    be_.multiplyAccumulate(out, x, c.data(), 1.f, c.count());
+    be_.multiply(out, x, c.data(), c.count());
   }
 
   Model& model_;

@@ -33,6 +33,11 @@ void multiplyAccumulate(float* __restrict dst, const float* __restrict a, const 
   else for (int64_t i = 0; i < n; ++i) dst[i] += coefficient * c[i];
 }
 
+void multiply(float* __restrict dst, const float* __restrict a, const float* __restrict c, int64_t n) {
+  if (a) for (int64_t i = 0; i < n; ++i) dst[i] = a[i] * c[i];
+  else for (int64_t i = 0; i < n; ++i) dst[i] = c[i];
+}
+
 void scaledAccumulate(float* __restrict dst, const float* __restrict src, float alpha, int64_t n) {
   if (alpha == 1.f) for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
   else for (int64_t i = 0; i < n; ++i) dst[i] += alpha * src[i];

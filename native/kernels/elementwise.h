@@ -10,6 +10,8 @@ namespace lrp::kernels {
 void stabilizedDivide(const float* r, const float* z, const float* mask, int maskSign, float epsilon, float* s, int64_t n);
 // dst += coefficient · a ⊙ c (a null: ones).
 void multiplyAccumulate(float* dst, const float* a, const float* c, float coefficient, int64_t n);
+// dst = a ⊙ c (a null: c).
+void multiply(float* dst, const float* a, const float* c, int64_t n);
 // dst += alpha · src.
 void scaledAccumulate(float* dst, const float* src, float alpha, int64_t n);
 // dst = alpha · src.
