@@ -68,17 +68,27 @@ for (const name of values.models.split(',')) {
     const gflop = spec.forward_flops_per_sample * batch / 1e9;
     for (const composite of values.composites.split(',')) {
       const options = { composite, compositeParams: { low: -1, high: 1 }, threads };
-      await model.explain(input, options);  // warm-up: derived weights, caches
-      await session.run(feeds);
+      // Warm-up: derived and packed weights, the buffer pool's memory, both sides' code paths.
+      let warm = 0;
+      for (let w = 0; w < 3; w++) {
+        await session.run(feeds);
+        const t = process.hrtime.bigint();
+        await model.explain(input, options);
+        warm = Number(process.hrtime.bigint() - t) / 1e6;
+      }
+      // A run times enough calls to last ~30 ms (one call of a small batch is too short to time alone), the same
+      // count on both sides.
+      const reps = Math.min(200, Math.max(1, Math.ceil(30 / warm)));
+      const timeCalls = async (call) => {
+        const t = process.hrtime.bigint();
+        for (let i = 0; i < reps; i++) await call();
+        return Number(process.hrtime.bigint() - t) / 1e6 / reps;
+      };
       const ours = [];
       const theirs = [];
       for (let r = 0; r < runs; r++) {
-        let t = process.hrtime.bigint();
-        await session.run(feeds);
-        theirs.push(Number(process.hrtime.bigint() - t) / 1e6);
-        t = process.hrtime.bigint();
-        await model.explain(input, options);
-        ours.push(Number(process.hrtime.bigint() - t) / 1e6);
+        theirs.push(await timeCalls(() => session.run(feeds)));
+        ours.push(await timeCalls(() => model.explain(input, options)));
         sampleRss();
       }
       const row = {
@@ -103,7 +113,8 @@ const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const lines = [
   '# Benchmark results', '',
   `Machine: ${cpu}, ${os.cpus().length} logical CPUs, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; ` +
-  `${threads} threads for both sides; ${runs} interleaved runs per cell, medians. Backend: ${JSON.stringify(lrp.backendInfo())}.`,
+  `${threads} threads for both sides; ${runs} interleaved runs per cell (each the mean of enough calls to last ~30 ms), medians. ` +
+  `Backend: ${JSON.stringify(lrp.backendInfo())}.`,
   `Command: \`node bench/run.mjs --models ${values.models} --batches ${values.batches} --runs ${runs} --threads ${threads}\``, '',
   '"ratio" is explain time / onnxruntime-node forward time of the same ONNX file in the same run. GFLOP/s counts the',
   'forward FLOPs of the batch (models.json) over each side\'s time. "load" is the 1-minute load average when the cell ran.', '',
