@@ -31,6 +31,7 @@ echo "== kernel_test with the intrinsic micro-kernel instead of inline assembly 
 if command -v qemu-x86_64 >/dev/null && [[ "$("$CXX" -dumpmachine)" == x86_64* ]]; then
   echo "== kernel_test on an emulated CPU without AVX2 (qemu-x86_64 -cpu Nehalem): must fall back to scalar"
   qemu-x86_64 -cpu Nehalem "$OUT/kernel_test" | grep -v '^scalar'
+  qemu-x86_64 -cpu Nehalem "$OUT/conv_gemm_test" | grep -v '^scalar'
   # qemu's TCG has no AVX-512, so Haswell is an AVX2 CPU without it (only dispatch is checked: the full test crashes
   # qemu 7.2's AVX2 emulation, with or without the AVX-512 kernel).
   echo "== dispatch on an emulated AVX2 CPU without AVX-512 (qemu-x86_64 -cpu Haswell): must choose avx2-fma"

@@ -34,6 +34,12 @@ class Backend {
   virtual void convForward(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
                            bool accumulate, float sign) = 0;
   virtual void convTransposed(const ConvGeometry& g, int batch, const float* s, const float* weight, float* dx) = 0;
+  // y = conv(x) + bias and relu = max(y, 0), for a convolution a ReLU follows (the relevance pass needs both).
+  virtual void convForwardRelu(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias,
+                               float* y, float* relu) {
+    convForward(g, batch, x, weight, bias, y, false, 1.f);
+    activationForward(LayerKind::Relu, 0.f, 0, y, relu, int64_t(batch) * g.outChannels * g.outHeight * g.outWidth);
+  }
   // y[n, c, ...] += sign·bias[c] over `inner` positions per channel.
   virtual void addChannelBias(int batch, int channels, int inner, const float* bias, float sign, float* y) = 0;
 

@@ -6,14 +6,15 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
 #include "../kernels/conv.h"
 #include "../kernels/conv_gemm.h"
 #include "../kernels/elementwise.h"
-#include "../kernels/pool.h"
 #include "../kernels/gemm.h"
+#include "../kernels/pool.h"
 #include "backend.h"
 #include "error.h"
 #include "thread_pool.h"
@@ -169,13 +170,25 @@ class CpuBackend final : public Backend {
   // Grouped convolutions run one GEMM per image and group.
   void convForward(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
                    bool accumulate, float sign) override {
+    convForwardInto(g, batch, x, weight, bias, y, accumulate, sign, nullptr);
+  }
+
+  void convForwardRelu(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias,
+                       float* y, float* relu) override {
+    if (g.groups != 1) return Backend::convForwardRelu(g, batch, x, weight, bias, y, relu);
+    convForwardInto(g, batch, x, weight, bias, y, false, 1.f, relu);
+  }
+
+  // convForward, with max(y, 0) also written to `relu` when it is not null (groups 1 only).
+  void convForwardInto(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
+                       bool accumulate, float sign, float* relu) {
     if (g.groups != 1) return convForwardGrouped(g, batch, x, weight, bias, y, accumulate, sign);
     const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inChannels) * g.inHeight * g.inWidth;
     const int64_t ySize = int64_t(g.outChannels) * outSize;
     const int64_t kk = int64_t(g.inChannels) * g.kernelHeight * g.kernelWidth;
     const kernels::ConvWeightPacking& packing = packedWeights(weight, g.outChannels, int(kk));
     const kernels::ConvGemmProblem problem{groupShape(g), g.outChannels, weight, x,    inSize,    y,
-                                           ySize,         bias,          sign,   accumulate, packing.view};
+                                           ySize,         bias,          sign,   accumulate, packing.view, relu};
     const int64_t columns = int64_t(batch) * outSize;
     if (columns < g.outChannels && threads_ > 1) {
       // Few columns (a small batch of small feature maps): split the output channels instead, so each thread works
@@ -191,6 +204,7 @@ class CpuBackend final : public Backend {
           rows.outChannels = m1 - m0;
           rows.weight = weight + m0 * kk;
           rows.y = y + m0 * outSize;
+          if (relu) rows.relu = relu + m0 * outSize;
           if (bias) rows.bias = bias + m0;
           rows.packed.rowOffset = m0;
           kernels::convGemm(rows, 0, columns);
@@ -531,7 +545,7 @@ class CpuBackend final : public Backend {
   const float* flippedWeights(const ConvGeometry& g, const float* weight) {
     const int kh = g.kernelHeight, kw = g.kernelWidth, taps = kh * kw;
     const int64_t count = int64_t(g.outChannels) * g.inChannels * taps;
-    std::lock_guard<std::mutex> lock(flippedMutex_);
+    std::lock_guard<std::mutex> lock(weightCacheMutex_);
     std::vector<float>& w = flipped_[{weight, count}];
     if (w.empty()) {
       w.resize(size_t(count));
@@ -543,7 +557,7 @@ class CpuBackend final : public Backend {
   }
 
   int64_t derivedWeightBytes() override {
-    std::lock_guard<std::mutex> lock(flippedMutex_);
+    std::lock_guard<std::mutex> lock(weightCacheMutex_);
     int64_t bytes = 0;
     for (const auto& entry : flipped_) bytes += int64_t(entry.second.size()) * 4;
     for (const auto& entry : packed_) bytes += int64_t(entry.second.data.size()) * 4;
@@ -552,9 +566,10 @@ class CpuBackend final : public Backend {
 
   // W packed for the convolution kernel once per weight tensor (see flippedWeights on why the address identifies it).
   const kernels::ConvWeightPacking& packedWeights(const float* weight, int rows, int depth) {
-    std::lock_guard<std::mutex> lock(flippedMutex_);
-    auto it = packed_.find(weight);
-    if (it == packed_.end()) it = packed_.emplace(weight, kernels::packConvWeights(weight, rows, depth)).first;
+    std::lock_guard<std::mutex> lock(weightCacheMutex_);
+    const auto key = std::make_tuple(weight, rows, depth);
+    auto it = packed_.find(key);
+    if (it == packed_.end()) it = packed_.emplace(key, kernels::packConvWeights(weight, rows, depth)).first;
     return it->second;
   }
 
@@ -647,9 +662,9 @@ class CpuBackend final : public Backend {
 
   // Per calling thread: each explain call runs on its own worker thread and may ask for its own thread count.
   static thread_local int threads_;
-  std::mutex poolMutex_, flippedMutex_;
+  std::mutex poolMutex_, weightCacheMutex_;
   std::map<std::pair<const float*, int64_t>, std::vector<float>> flipped_;  // see flippedWeights
-  std::map<const float*, kernels::ConvWeightPacking> packed_;               // see packedWeights
+  std::map<std::tuple<const float*, int, int>, kernels::ConvWeightPacking> packed_;  // see packedWeights
   std::multimap<int64_t, float*> free_;          // recycled buffers by size (floats)
   std::unordered_map<float*, int64_t> live_;     // buffers handed out, with their size
   int64_t liveBytes_ = 0, peakBytes_ = 0, cachedBytes_ = 0;

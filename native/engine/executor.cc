@@ -117,6 +117,7 @@ class Pass {
       actData_[i] = x;  // the same row-major data under another shape
       return;
     }
+    if (actData_[i]) return;  // a ReLU its convolution already wrote (below)
     acts_[i] = Buffer::uninitialized(be_, batch_ * outSize);  // every forward operation writes all of it
     actData_[i] = acts_[i].data();
     float* y = acts_[i].data();
@@ -126,10 +127,22 @@ class Pass {
         be_.denseForward(batch_, int(inSize), int(outSize), x, model_.weights(i, WeightVariant::Original, 0),
                          model_.bias(i, BiasVariant::Original, 0), y, false, 1.f);
         break;
-      case LayerKind::Conv2d:
+      case LayerKind::Conv2d: {
+        // A ReLU right after (its only input this convolution) is written in the same pass, while each tile is in
+        // cache; the relevance pass still has both outputs.
+        const int next = i + 1;
+        if (next < int(plan_.layers.size()) && plan_.layers[next].kind == LayerKind::Relu &&
+            plan_.layers[next].inputs.size() == 1 && plan_.layers[next].inputs[0] == i) {
+          acts_[next] = Buffer::uninitialized(be_, batch_ * outSize);
+          actData_[next] = acts_[next].data();
+          be_.convForwardRelu(convGeometry(l), batch_, x, model_.weights(i, WeightVariant::Original, 0),
+                              model_.bias(i, BiasVariant::Original, 0), y, acts_[next].data());
+          break;
+        }
         be_.convForward(convGeometry(l), batch_, x, model_.weights(i, WeightVariant::Original, 0),
                         model_.bias(i, BiasVariant::Original, 0), y, false, 1.f);
         break;
+      }
       case LayerKind::MaxPool2d: be_.maxPoolForward(poolGeometry(l), batch_, x, y); break;
       case LayerKind::AvgPool2d:
       case LayerKind::GlobalAvgPool: be_.avgPoolForward(poolGeometry(l), batch_, x, y); break;

@@ -122,8 +122,8 @@ void packConvPanel(const GemmMicroKernel& micro, const ConvGemmProblem& p, int k
 
 // Runs the micro-kernel for the C tile at rows [row, row + rows) and columns [col, col + width). A tile inside one
 // sample's output is stored in place; one that spans two samples goes through a local tile (same arithmetic).
-// With `last` (the last K block) and a bias, alpha·bias is added to the tile right after the kernel stored it, while
-// it is still in L1: the bias costs no pass of its own over the output.
+// With `last` (the last K block), alpha·bias is added to the tile right after the kernel stored it, and max(·, 0)
+// written to `relu`, while the tile is still in L1: neither costs a pass of its own over the output.
 void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, const float* a, const float* b, int row,
              int rows, int64_t col, int width, bool accumulate, bool last) {
   const int64_t positions = outputPositions(p.shape);
@@ -136,6 +136,14 @@ void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, 
       for (int e = 0; e < width; ++e) cr[e] += v;
     }
   };
+  // relu[…] = max(y[…], 0) for `length` values of each row, y at `c` (row stride ldc), relu at `out` (stride positions).
+  auto reluRows = [&](const float* c, int64_t ldc, float* out, int length) {
+    for (int r = 0; r < rows; ++r) {
+      const float* cr = c + r * ldc;
+      float* o = out + r * positions;
+      for (int e = 0; e < length; ++e) o[e] = cr[e] > 0.f ? cr[e] : 0.f;
+    }
+  };
   if (position + width <= positions) {
     float* c = p.y + sample * p.ySampleStride + int64_t(row) * positions + position;
     // The outputs are usually not in cache yet: request their lines now, so the kernel's stores at the end of the
@@ -146,6 +154,7 @@ void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, 
     }
     micro.kernel(depth, a, b, p.alpha, accumulate, c, int(positions), rows, width);
     if (addBias) biasRows(c, positions);
+    if (last && p.relu) reluRows(c, positions, p.relu + (c - p.y), width);
     return;
   }
   // Pieces of the tile's columns that lie in one sample each (small feature maps: several samples per tile).
@@ -168,6 +177,8 @@ void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, 
         for (int e = 0; e < pieces[k].length; ++e) tile[r * micro.nr + pieces[k].begin + e] = pieces[k].y[r * positions + e];
   micro.kernel(depth, a, b, p.alpha, accumulate, tile, micro.nr, rows, width);
   if (addBias) biasRows(tile, micro.nr);
+  if (last && p.relu)
+    for (int k = 0; k < count; ++k) reluRows(tile + pieces[k].begin, micro.nr, p.relu + (pieces[k].y - p.y), pieces[k].length);
   for (int r = 0; r < rows; ++r)
     for (int k = 0; k < count; ++k)
       for (int e = 0; e < pieces[k].length; ++e) pieces[k].y[r * positions + e] = tile[r * micro.nr + pieces[k].begin + e];
@@ -183,7 +194,9 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
       float* y = p.y + (c / positions) * p.ySampleStride + c % positions;
       for (int m = 0; m < M; ++m) {
         const float v = p.bias ? p.alpha * p.bias[m] : 0.f;
-        y[int64_t(m) * positions] = p.accumulate ? y[int64_t(m) * positions] + v : v;
+        float& target = y[int64_t(m) * positions];
+        target = p.accumulate ? target + v : v;
+        if (p.relu) p.relu[&target - p.y] = target > 0.f ? target : 0.f;
       }
     }
     return;
@@ -246,12 +259,18 @@ void convGemmScalar(const ConvGemmProblem& p, int64_t col0, int64_t cols) {
     float* y = p.y + sample * p.ySampleStride;
     sgemmScalar(false, false, M, int(count), K, p.alpha, p.weight, K, col.data() + first, int(positions), 0.f, out.data(),
                 int(positions));
-    for (int m = 0; m < M; ++m)
+    for (int m = 0; m < M; ++m) {
+      // alpha·bias rounded once, outside the loop: where compilers contract a·b + c into an FMA by default (arm64),
+      // a product inside the loop could be fused in the vector body and not in the tail, making bits depend on the
+      // split of the columns.
+      const float b = p.bias ? p.alpha * p.bias[m] : 0.f;
       for (int64_t e = 0; e < count; ++e) {
         float& target = y[int64_t(m) * positions + first + e];
-        const float value = p.bias ? out[size_t(m) * positions + e] + p.alpha * p.bias[m] : out[size_t(m) * positions + e];
+        const float value = p.bias ? out[size_t(m) * positions + e] + b : out[size_t(m) * positions + e];
         target = p.accumulate ? target + value : value;
+        if (p.relu) p.relu[&target - p.y] = target > 0.f ? target : 0.f;
       }
+    }
     c += count;
   }
 }

@@ -32,6 +32,7 @@ struct ConvGemmProblem {
   float alpha;                // y = alpha · (W · im2col(x) + bias)
   bool accumulate;            // y += … instead of y = …
   PackedConvWeights packed;   // optional: `weight` prepacked
+  float* relu = nullptr;      // optional: also max(y, 0) here (laid out as y), written while each tile is in cache
 };
 
 // Computes the columns [col0, col0 + cols) of the virtual [K, count·outHeight·outWidth] product: column c is output

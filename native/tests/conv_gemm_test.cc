@@ -2,7 +2,7 @@
 // random shapes: strides, padding, dilation, 1×1 and large kernels, sizes that are not multiples of the tile or vector
 // widths, M and K beyond one cache block, several samples with gaps between them, alpha and accumulate, and that any
 // split of the column range gives the same bits, with and without a bias, and with weights packed once (whole or split
-// by rows) as without. Exit status 0 when everything passes.
+// by rows) as without, and the fused ReLU output. Exit status 0 when everything passes.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -27,16 +27,16 @@ struct Case {
   ConvShape shape;
   int outChannels, samples;
   float alpha;
-  bool accumulate, bias;
+  bool accumulate, bias, relu;
 };
 
 std::string describe(const Case& c) {
   const ConvShape& s = c.shape;
   char text[256];
-  std::snprintf(text, sizeof text, "C=%d %dx%d → M=%d %dx%d k%dx%d s%dx%d p%d,%d d%dx%d n=%d alpha=%g%s%s", s.channels, s.height,
+  std::snprintf(text, sizeof text, "C=%d %dx%d → M=%d %dx%d k%dx%d s%dx%d p%d,%d d%dx%d n=%d alpha=%g%s%s%s", s.channels, s.height,
                 s.width, c.outChannels, s.outHeight, s.outWidth, s.kernelHeight, s.kernelWidth, s.strideHeight,
                 s.strideWidth, s.padTop, s.padLeft, s.dilationHeight, s.dilationWidth, c.samples, c.alpha,
-                c.accumulate ? " accumulate" : "", c.bias ? " bias" : "");
+                c.accumulate ? " accumulate" : "", c.bias ? " bias" : "", c.relu ? " relu" : "");
   return text;
 }
 
@@ -64,14 +64,14 @@ Case randomCase(std::mt19937& rng, int maxChannels, int maxOut) {
     s.outWidth = outSize(s.width, s.kernelWidth, s.strideWidth, s.padLeft, s.dilationWidth);
     if (s.outHeight < 1 || s.outWidth < 1) continue;
     const float alphas[] = {1.f, -1.f, 0.7f};
-    return Case{s, out(rng), samples(rng), alphas[rng() % 3], coin(rng) == 1, coin(rng) == 1};
+    return Case{s, out(rng), samples(rng), alphas[rng() % 3], coin(rng) == 1, coin(rng) == 1, coin(rng) == 1};
   }
 }
 
 Case fixedCase(int channels, int size, int kernel, int stride, int pad, int outChannels, int samples) {
   ConvShape s{channels, size, size, 0, 0, kernel, kernel, stride, stride, pad, pad, 1, 1};
   s.outHeight = s.outWidth = outSize(size, kernel, stride, pad, 1);
-  return Case{s, outChannels, samples, 1.f, false, true};
+  return Case{s, outChannels, samples, 1.f, false, true, true};
 }
 
 struct Data {
@@ -100,15 +100,18 @@ Data makeData(const Case& c, std::mt19937& rng) {
   return d;
 }
 
+// y, followed by the ReLU output when the case asks for one (laid out as y, gaps sentinel).
 std::vector<float> run(const ConvGemmKernel& kernel, const Case& c, const Data& d, std::vector<int64_t> splits) {
   std::vector<float> y = d.y0;
+  std::vector<float> relu(c.relu ? d.y0.size() : 0, kSentinel);
   const ConvGemmProblem p{c.shape,   c.outChannels, d.weight.data(), d.x.data(),
                           d.xStride, y.data(),      d.yStride,       c.bias ? d.bias.data() : nullptr,
-                          c.alpha,   c.accumulate, {}};
+                          c.alpha,   c.accumulate, {},  c.relu ? relu.data() : nullptr};
   const int64_t columns = c.samples * d.positions;
   splits.insert(splits.begin(), 0);
   splits.push_back(columns);
   for (size_t i = 0; i + 1 < splits.size(); ++i) kernel.function(p, splits[i], splits[i + 1] - splits[i]);
+  y.insert(y.end(), relu.begin(), relu.end());
   return y;
 }
 
@@ -116,12 +119,14 @@ std::vector<float> run(const ConvGemmKernel& kernel, const Case& c, const Data& 
 std::vector<float> runPacked(const ConvGemmKernel& kernel, const Case& c, const Data& d,
                              const lrp::kernels::ConvWeightPacking& packing, int m0, int m1) {
   std::vector<float> y = d.y0;
+  std::vector<float> relu(c.relu ? d.y0.size() : 0, kSentinel);
   const int64_t K = int64_t(c.shape.channels) * c.shape.kernelHeight * c.shape.kernelWidth;
   ConvGemmProblem p{c.shape,   m1 - m0,  d.weight.data() + m0 * K, d.x.data(),
                     d.xStride, y.data() + m0 * d.positions, d.yStride, c.bias ? d.bias.data() + m0 : nullptr,
-                    c.alpha,   c.accumulate, packing.view};
+                    c.alpha,   c.accumulate, packing.view, c.relu ? relu.data() + m0 * d.positions : nullptr};
   p.packed.rowOffset = m0;
   kernel.function(p, 0, c.samples * d.positions);
+  y.insert(y.end(), relu.begin(), relu.end());
   return y;
 }
 
@@ -161,6 +166,15 @@ std::string check(const Case& c, const Data& d, const std::vector<float>& y, dou
         }
     for (int g = 0; g < kGap; ++g)
       if (y[size_t(n * d.yStride + d.yStride - kGap + g)] != kSentinel) return "wrote into the gap after sample " + std::to_string(n);
+  }
+  if (c.relu) {
+    // The ReLU output: max(y, 0) exactly, and nothing in the gaps.
+    const size_t size = d.y0.size();
+    for (size_t i = 0; i < size; ++i) {
+      const bool gap = int64_t(i) % d.yStride >= d.yStride - kGap;
+      const float expected = gap ? kSentinel : (y[i] > 0.f ? y[i] : 0.f);
+      if (y[size + i] != expected) return "relu[" + std::to_string(i) + "] = " + std::to_string(y[size + i]) + ", expected " + std::to_string(expected);
+    }
   }
   return "";
 }
@@ -204,9 +218,11 @@ int main() {
         if (failure.empty() && split > 0) {
           std::vector<float> halves = runPacked(kernel, c, d, packing, 0, split);
           const std::vector<float> second = runPacked(kernel, c, d, packing, split, c.outChannels);
-          for (int n = 0; n < c.samples; ++n)
-            for (int64_t i = int64_t(split) * d.positions; i < c.outChannels * d.positions; ++i)
-              halves[size_t(n * d.yStride + i)] = second[size_t(n * d.yStride + i)];
+          const size_t parts = c.relu ? 2 : 1, size = d.y0.size();
+          for (size_t part = 0; part < parts; ++part)
+            for (int n = 0; n < c.samples; ++n)
+              for (int64_t i = int64_t(split) * d.positions; i < c.outChannels * d.positions; ++i)
+                halves[part * size + size_t(n * d.yStride + i)] = second[part * size + size_t(n * d.yStride + i)];
           if (halves != y) failure = "prepacked weights split at row " + std::to_string(split) + " changed bits";
         }
       }
