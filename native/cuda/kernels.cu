@@ -303,7 +303,9 @@ __global__ void stabilizedDivideKernel(const float* __restrict__ r, const float*
     if (maskSign > 0) m = mask[index] > 0.f ? 1.f : 0.f;
     else if (maskSign < 0) m = mask[index] < 0.f ? 1.f : 0.f;
     const float zi = z[index];
-    s[index] = m == 0.f ? 0.f : __fdiv_rn(r[index], __fadd_rn(zi, __fmul_rn(epsilon, zi >= 0.f ? 1.f : -1.f)));
+    // As the CPU backend: no relevance to distribute gives no relevance, also where the denominator is 0 (ε = 0).
+    s[index] = (m == 0.f || r[index] == 0.f) ? 0.f
+                                              : __fdiv_rn(r[index], __fadd_rn(zi, __fmul_rn(epsilon, zi >= 0.f ? 1.f : -1.f)));
   }
 }
 
