@@ -121,7 +121,7 @@ void packConvPanel(const GemmMicroKernel& micro, const ConvGemmProblem& p, int k
 }
 
 // Runs the micro-kernel for the C tile at rows [row, row + rows) and columns [col, col + width). A tile inside one
-// sample's output is stored in place; one that spans two samples goes through a local tile (same arithmetic).
+// sample's output is stored in place; one that spans several samples goes through a local tile (same arithmetic).
 // With `last` (the last K block), alpha·bias is added to the tile right after the kernel stored it, and max(·, 0)
 // written to `relu`, while the tile is still in L1: neither costs a pass of its own over the output.
 void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, const float* a, const float* b, int row,
