@@ -208,9 +208,9 @@ LRP_AVX512 void kernel(int depth, const float* a, const float* b, float alpha, b
   else kernelRows<kMR>(depth, a, b, alpha, accumulate, C, ldc, rows, cols);
 }
 
-// A convolution panel (see ConvPanelPlan): per row k and run, one or two zero-masked loads of the valid lanes (masked
-// lanes never fault) and full-width stores. Rows two channels ahead are prefetched: successive k read rows too far
-// apart for the hardware prefetchers.
+// A convolution panel (see ConvPanelPlan): per row k and run, one or two loads of the valid lanes (plain when every
+// lane is valid, zero-masked otherwise: masked-off lanes never fault; masked loads cost more here) and full-width
+// stores. Rows two channels ahead are prefetched: successive k read rows too far apart for the hardware prefetchers.
 LRP_AVX512 void packConv(const ConvPanelPlan& p, int k0, int depth, float* packed) {
   int c = k0 / p.taps, t = k0 % p.taps, column = t % p.kernelWidth;
   for (int k = 0; k < depth; ++k, packed += kNR) {
