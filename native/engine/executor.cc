@@ -331,6 +331,25 @@ class Pass {
       return b.data();
     };
 
+    const int channels = int(l.outputShape[0]);
+    const int inner = int(outSize / channels);
+    std::vector<Buffer> stabilized(desc.groups.size());
+    Buffer z;
+    // One group whose z is one product with sign +1 (z⁺ after a ReLU, w², flat): compute it with its bias straight
+    // into z, without the separate z-part, zeroing, copy and bias passes of the general case below.
+    if (desc.groups.size() == 1 && !desc.groups[0].reuseForward && forwardBuckets.size() == 1 &&
+        forwardBuckets[0].weights.size() == 1 && desc.groups[0].terms[forwardBuckets[0].terms[0].second].sign == 1.f) {
+      const RuleGroup& group = desc.groups[0];
+      const Bucket& bucket = forwardBuckets[0];
+      z = Buffer::uninitialized(be_, batch_ * outSize);
+      linearForward(i, 1, model_.weights(i, bucket.weights[0], gamma), model_.bias(i, group.bias, gamma),
+                    inputFor(bucket.input), z.data());
+      stabilized[0] = Buffer::uninitialized(be_, batch_ * outSize);
+      be_.stabilizedDivide(r, z.data(), actData_[i], group.maskSign, group.epsilon, stabilized[0].data(), stabilized[0].count());
+      z.reset();
+      forwardBuckets.clear();
+    }
+
     // z-parts of every term that needs one: Zb = stacked(W_t) · in_b, layout [batch, T, outSize].
     std::vector<Buffer> zParts(forwardBuckets.size());
     for (size_t b = 0; b < forwardBuckets.size(); ++b) {
@@ -339,11 +358,8 @@ class Pass {
       zParts[b] = Buffer::uninitialized(be_, batch_ * T * outSize);
       linearForward(i, T, model_.stackedWeights(i, bucket.weights, gamma), nullptr, inputFor(bucket.input), zParts[b].data());
     }
-    const int channels = int(l.outputShape[0]);
-    const int inner = int(outSize / channels);
-    std::vector<Buffer> stabilized(desc.groups.size());
-    Buffer z;
     for (int g = 0; g < int(desc.groups.size()); ++g) {
+      if (stabilized[g]) continue;  // the single-product case above
       const RuleGroup& group = desc.groups[g];
       const float* zg = actData_[i];
       if (!group.reuseForward) {
