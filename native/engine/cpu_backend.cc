@@ -212,8 +212,10 @@ class CpuBackend final : public Backend {
       });
       return;
     }
-    // Chunks of whole NR-multiples keep most C tiles inside one sample; at least 256 columns a chunk.
-    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(threads_, columns / 256));
+    // Chunks of whole NR-multiples keep most C tiles inside one sample. A chunk takes at least one 32-column panel
+    // and about 2 MFLOP (~10 µs on one core, several times a thread hand-off): batch 1's 16×16 layers split too.
+    const int64_t flops = 2 * columns * g.outChannels * kk;
+    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>({int64_t(threads_), columns / 32, flops >> 21}));
     parallelFor(chunks, threads_, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
         const int64_t begin = (columns * c / chunks) & ~int64_t(31), end = c + 1 == chunks ? columns : (columns * (c + 1) / chunks) & ~int64_t(31);
