@@ -76,10 +76,15 @@ for (const name of values.models.split(',')) {
         await model.explain(input, options);
         warm = Number(process.hrtime.bigint() - t) / 1e6;
       }
-      // A run times enough calls to last ~30 ms (one call of a small batch is too short to time alone), the same
+      // A run times enough calls to last ~150 ms (one call of a small batch is too short to time alone), the same
       // count on both sides.
-      const reps = Math.min(200, Math.max(1, Math.ceil(30 / warm)));
+      const reps = Math.min(1000, Math.max(1, Math.ceil(150 / warm)));
+      // Each side's block starts after a pause and one untimed call: onnxruntime's intra-op threads spin for ~15 ms
+      // after a run (explain calls in that window measured 3–20× slower at batch 1), and the untimed call brings
+      // either side's threads and caches back from the pause. Both sides are measured in the same way.
       const timeCalls = async (call) => {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await call();
         const t = process.hrtime.bigint();
         for (let i = 0; i < reps; i++) await call();
         return Number(process.hrtime.bigint() - t) / 1e6 / reps;
@@ -113,7 +118,7 @@ const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const lines = [
   '# Benchmark results', '',
   `Machine: ${cpu}, ${os.cpus().length} logical CPUs, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; ` +
-  `${threads} threads for both sides; ${runs} interleaved runs per cell (each the mean of enough calls to last ~30 ms), medians. ` +
+  `${threads} threads for both sides; ${runs} interleaved runs per cell (each the mean of enough calls to last ~150 ms, timed after a 50 ms pause and one untimed call), medians. ` +
   `Backend: ${JSON.stringify(lrp.backendInfo())}.`,
   `Command: \`node bench/run.mjs --models ${values.models} --batches ${values.batches} --runs ${runs} --threads ${threads}\``, '',
   '"ratio" is explain time / onnxruntime-node forward time of the same ONNX file in the same run. GFLOP/s counts the',
