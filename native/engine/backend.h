@@ -60,6 +60,11 @@ class Backend {
   // s = m·r / (z + eps·sign0(z)), m = 1, or [mask > 0] / [mask < 0] for maskSign ±1.
   virtual void stabilizedDivide(const float* r, const float* z, const float* mask, int maskSign, float epsilon, float* s,
                                 int64_t count) = 0;
+  // The γ rule's two quotients for an input without negative values (see the executor's gammaOnNonNegative), written
+  // per sample as [s₁; s₂] (each `size` floats): with z₁ = y + γ·q and z₂ = (1 + γ)·y − γ·q,
+  // s₁ = [y > 0]·r / stab(z₁) and s₂ = [y < 0]·r / stab(z₂). The default composes the generic operations.
+  virtual void gammaQuotients(int batch, int64_t size, const float* y, const float* q, const float* r, float gamma,
+                              float epsilon, float* s);
   // dst += coefficient · a ⊙ c (a null: ones).
   virtual void multiplyAccumulate(float* dst, const float* a, const float* c, float coefficient, int64_t count) = 0;
   // dst = a ⊙ c (a null: c), the same values as multiplyAccumulate onto zeros with coefficient 1.
@@ -128,6 +133,18 @@ class Buffer {
   float* data_ = nullptr;
   int64_t count_ = 0;
 };
+
+inline void Backend::gammaQuotients(int batch, int64_t size, const float* y, const float* q, const float* r, float gamma,
+                                    float epsilon, float* s) {
+  const int64_t count = int64_t(batch) * size;
+  Buffer z = Buffer::uninitialized(*this, count), part = Buffer::uninitialized(*this, count);
+  for (int k = 0; k < 2; ++k) {
+    copyBlocks(1, count, y, count, z.data(), count, false, k == 0 ? 1.f : 1.f + gamma);
+    copyBlocks(1, count, q, count, z.data(), count, true, k == 0 ? gamma : -gamma);
+    stabilizedDivide(r, z.data(), y, k == 0 ? +1 : -1, epsilon, part.data(), count);
+    copyBlocks(batch, size, part.data(), size, s + k * size, 2 * size, false);
+  }
+}
 
 std::unique_ptr<Backend> makeCpuBackend();
 

@@ -439,6 +439,20 @@ class CpuBackend final : public Backend {
     });
   }
 
+  void gammaQuotients(int batch, int64_t size, const float* y, const float* q, const float* r, float gamma,
+                      float epsilon, float* s) override {
+    // Split the flat range [0, batch·size) and cut each chunk at sample boundaries (s is stacked per sample).
+    const int64_t count = int64_t(batch) * size;
+    parallelFor(count, threadsFor(3 * count), [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1;) {
+        const int64_t n = i / size, j = i % size, stop = std::min(i1, (n + 1) * size);
+        float* sn = s + n * 2 * size;
+        kernels::gammaQuotients(y + i, q + i, r + i, gamma, epsilon, sn + j, sn + size + j, stop - i);
+        i = stop;
+      }
+    });
+  }
+
   void multiply(float* dst, const float* a, const float* c, int64_t count) override {
     parallelFor(count, threadsFor(count), [&](int64_t i0, int64_t i1) {
       kernels::multiply(dst + i0, a ? a + i0 : nullptr, c + i0, i1 - i0);

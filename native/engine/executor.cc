@@ -422,20 +422,13 @@ class Pass {
     const int64_t inSize = shapeSize(l.inputShapes[0]), outSize = sampleSize(i), count = batch_ * outSize;
     const float gamma = float(rule.gamma), epsilon = float(rule.stabilizer);
     const float* y = actData_[i];
-    Buffer q = Buffer::uninitialized(be_, count), z = Buffer::uninitialized(be_, count);
+    Buffer q = Buffer::uninitialized(be_, count);
     linearForward(i, 1, model_.weights(i, WeightVariant::Positive, gamma), model_.bias(i, BiasVariant::Positive, gamma), x,
                   q.data());
-    // s = [s₁; s₂] per sample, the stacked layout of the transposed product.
-    Buffer s = Buffer::uninitialized(be_, 2 * count), part = Buffer::uninitialized(be_, count);
-    for (int k = 0; k < 2; ++k) {
-      be_.copyBlocks(1, count, y, count, z.data(), count, false, k == 0 ? 1.f : 1.f + gamma);
-      be_.copyBlocks(1, count, q.data(), count, z.data(), count, true, k == 0 ? gamma : -gamma);
-      be_.stabilizedDivide(r, z.data(), y, k == 0 ? +1 : -1, epsilon, part.data(), count);
-      be_.copyBlocks(batch_, outSize, part.data(), outSize, s.data() + k * outSize, 2 * outSize, false);
-    }
+    // s = [s₁; s₂] per sample, the stacked layout of the transposed product, in one pass over y, q and R.
+    Buffer s = Buffer::uninitialized(be_, 2 * count);
+    be_.gammaQuotients(batch_, outSize, y, q.data(), r, gamma, epsilon, s.data());
     q.reset();
-    z.reset();
-    part.reset();
     Buffer c = Buffer::uninitialized(be_, batch_ * inSize);
     const std::vector<WeightVariant> weights{WeightVariant::GammaPositive, WeightVariant::GammaNegative};
     linearTransposed(i, 2, model_.stackedWeights(i, weights, gamma), s.data(), c.data());

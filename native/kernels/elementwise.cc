@@ -27,6 +27,21 @@ void stabilizedDivide(const float* __restrict r, const float* __restrict z, cons
   }
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-trapping-math")))
+#endif
+void gammaQuotients(const float* __restrict y, const float* __restrict q, const float* __restrict r, float gamma,
+                    float epsilon, float* __restrict s1, float* __restrict s2, int64_t n) {
+  const float scale = 1.f + gamma, negGamma = -gamma;
+  for (int64_t i = 0; i < n; ++i) {
+    const float z1 = y[i] + gamma * q[i], z2 = scale * y[i] + negGamma * q[i];
+    const float d1 = r[i] / (z1 + (z1 >= 0.f ? epsilon : -epsilon));
+    const float d2 = r[i] / (z2 + (z2 >= 0.f ? epsilon : -epsilon));
+    s1[i] = (r[i] != 0.f && y[i] > 0.f) ? d1 : 0.f;
+    s2[i] = (r[i] != 0.f && y[i] < 0.f) ? d2 : 0.f;
+  }
+}
+
 void multiplyAccumulate(float* __restrict dst, const float* __restrict a, const float* __restrict c, float coefficient,
                         int64_t n) {
   if (a) for (int64_t i = 0; i < n; ++i) dst[i] += coefficient * (a[i] * c[i]);

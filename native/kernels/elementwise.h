@@ -8,6 +8,10 @@ namespace lrp::kernels {
 
 // s = m·r / (z + ε·sign0(z)), where m = 1 (maskSign 0) or [mask·maskSign > 0]; s = 0 wherever r = 0.
 void stabilizedDivide(const float* r, const float* z, const float* mask, int maskSign, float epsilon, float* s, int64_t n);
+// The γ rule's quotients in one pass: z₁ = y + γ·q, z₂ = (1 + γ)·y + (−γ)·q, s₁ = [y > 0]·r / stab(z₁),
+// s₂ = [y < 0]·r / stab(z₂) (stab as in stabilizedDivide; both 0 wherever r = 0).
+void gammaQuotients(const float* y, const float* q, const float* r, float gamma, float epsilon, float* s1, float* s2,
+                    int64_t n);
 // dst += coefficient · a ⊙ c (a null: ones).
 void multiplyAccumulate(float* dst, const float* a, const float* c, float coefficient, int64_t n);
 // dst = a ⊙ c (a null: c).

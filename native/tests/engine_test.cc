@@ -288,6 +288,43 @@ int testCudaAgainstCpu(const Options& options) {
   return failures;
 }
 
+// A backend's fused γ quotients against the generic composition (Backend::gammaQuotients) on odd sizes, with zeros
+// in R and y and q ≥ 0 as after a ReLU (so neither denominator cancels and a relative tolerance is meaningful).
+int testGammaQuotients(Device device) {
+  std::unique_ptr<Backend> backend = makeBackend(device);
+  std::mt19937 rng(99);
+  std::uniform_real_distribution<float> value(-1.f, 1.f), positive(0.f, 2.f);
+  int failures = 0;
+  for (const auto& [batch, size] : std::vector<std::pair<int, int64_t>>{{1, 1}, {1, 37}, {3, 1000}, {5, 4099}}) {
+    const int64_t count = batch * size;
+    std::vector<float> y(count), q(count), r(count);
+    for (int64_t i = 0; i < count; ++i) {
+      y[i] = i % 11 == 0 ? 0.f : value(rng);
+      q[i] = i % 13 == 0 ? 0.f : positive(rng);
+      r[i] = i % 7 == 0 ? 0.f : value(rng);
+    }
+    Buffer yb(*backend, count), qb(*backend, count), rb(*backend, count), fused(*backend, 2 * count), generic(*backend, 2 * count);
+    backend->upload(yb.data(), y.data(), count);
+    backend->upload(qb.data(), q.data(), count);
+    backend->upload(rb.data(), r.data(), count);
+    backend->gammaQuotients(batch, size, yb.data(), qb.data(), rb.data(), 0.25f, 1e-6f, fused.data());
+    backend->Backend::gammaQuotients(batch, size, yb.data(), qb.data(), rb.data(), 0.25f, 1e-6f, generic.data());
+    std::vector<float> a(2 * count), b(2 * count);
+    backend->download(a.data(), fused.data(), 2 * count);
+    backend->download(b.data(), generic.data(), 2 * count);
+    for (int64_t i = 0; i < 2 * count; ++i) {
+      if (!(std::fabs(a[i] - b[i]) <= 1e-6f * std::max(1.f, std::fabs(b[i])))) {
+        std::printf("FAIL gammaQuotients (%s) batch %d size %ld: element %ld is %g, the generic composition gives %g\n",
+                    backend->name(), batch, long(size), long(i), a[i], b[i]);
+        ++failures;
+        break;
+      }
+    }
+  }
+  if (failures == 0) std::printf("ok    gammaQuotients (%s) matches the generic composition\n", backend->name());
+  return failures;
+}
+
 // The engine must refuse a batch of zero and keep working afterwards (the backend's error path).
 int testErrors(Device device) {
   Model model(operationsPlan(), makeBackend(device));
@@ -428,8 +465,10 @@ int main(int argc, char** argv) {
     if (options.bench) return bench(options, cuda);
     int failures = testGoldens(options, cuda);
     failures += testErrors(Device::Cpu);
+    failures += testGammaQuotients(Device::Cpu);
     if (cuda) {
       failures += testErrors(Device::Cuda);
+      failures += testGammaQuotients(Device::Cuda);
       failures += testCudaAgainstCpu(options);
     }
     std::printf("%s\n", failures == 0 ? "engine test: all passed" : "engine test: FAILED");
