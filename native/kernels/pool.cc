@@ -1,7 +1,9 @@
 // Max pooling without bounds checks (see pool.h); 2×2 windows with stride 2 (VGG, most CNNs) have their own loops.
 #include "pool.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 namespace lrp::kernels {
@@ -32,9 +34,92 @@ inline int argMax(const PoolWindows& p, const float* x, int oh, int ow) {
   return arg;
 }
 
+// The maximum of window (oh, ow), as maxPoolPlane defines it.
+inline float windowMax(const PoolWindows& p, const float* x, int oh, int ow) {
+  const int arg = argMax(p, x, oh, ow);
+  return arg < 0 ? -INFINITY : x[arg];
+}
+
+// 3×3 windows with stride 2 (the ResNet stem's pooling): overlapping, so the 2×2 shortcut does not apply, but every
+// window that lies inside the input has the same nine taps at fixed offsets. [first, last) are those windows along
+// one axis; the others (at most one or two per side) take the clipped path.
+bool isThreeByThreeStrideTwo(const PoolWindows& p) {
+  return p.kernelHeight == 3 && p.kernelWidth == 3 && p.strideHeight == 2 && p.strideWidth == 2;
+}
+
+struct InsideRange {
+  int first, last;
+};
+
+// Windows o with [2o − pad, 2o − pad + 3) inside [0, in).
+inline InsideRange insideWindows(int pad, int in, int out) {
+  const int first = std::min(out, (pad + 1) / 2);
+  const int last = in + pad >= 3 ? std::min(out, (in + pad - 3) / 2 + 1) : first;
+  return {first, std::max(first, last)};
+}
+
+// The offset (row · width + column, from the window's top-left tap) of the window's first maximum: taps in row-major
+// order, each later one taken only when strictly greater, as argMax does.
+inline int firstMaxOffset3x3(const float* top, int width) {
+  float best = top[0];
+  int arg = 0;
+  for (int row = 0; row < 3; ++row)
+    for (int column = 0; column < 3; ++column) {
+      const int at = row * width + column;
+      const bool greater = top[at] > best;
+      best = greater ? top[at] : best;
+      arg = greater ? at : arg;
+    }
+  return arg;
+}
+
+void maxPool3x3Stride2(const PoolWindows& p, const float* x, float* y) {
+  const InsideRange rows = insideWindows(p.padTop, p.inHeight, p.outHeight);
+  const InsideRange columns = insideWindows(p.padLeft, p.inWidth, p.outWidth);
+  for (int oh = 0; oh < p.outHeight; ++oh) {
+    float* out = y + oh * p.outWidth;
+    if (oh < rows.first || oh >= rows.last) {
+      for (int ow = 0; ow < p.outWidth; ++ow) out[ow] = windowMax(p, x, oh, ow);
+      continue;
+    }
+    const float* top = x + (2 * oh - p.padTop) * p.inWidth - p.padLeft;
+    for (int ow = 0; ow < columns.first; ++ow) out[ow] = windowMax(p, x, oh, ow);
+    for (int ow = columns.first; ow < columns.last; ++ow) {
+      const float* t = top + 2 * ow;
+      out[ow] = t[firstMaxOffset3x3(t, p.inWidth)];
+    }
+    for (int ow = columns.last; ow < p.outWidth; ++ow) out[ow] = windowMax(p, x, oh, ow);
+  }
+}
+
+void maxPoolGradient3x3Stride2(const PoolWindows& p, const float* x, const float* r, float* dx) {
+  std::memset(dx, 0, sizeof(float) * size_t(p.inHeight) * size_t(p.inWidth));
+  const InsideRange rows = insideWindows(p.padTop, p.inHeight, p.outHeight);
+  const InsideRange columns = insideWindows(p.padLeft, p.inWidth, p.outWidth);
+  auto clipped = [&](int oh, int ow) {
+    const int arg = argMax(p, x, oh, ow);
+    if (arg >= 0) dx[arg] += r[oh * p.outWidth + ow];
+  };
+  for (int oh = 0; oh < p.outHeight; ++oh) {
+    if (oh < rows.first || oh >= rows.last) {
+      for (int ow = 0; ow < p.outWidth; ++ow) clipped(oh, ow);
+      continue;
+    }
+    const int64_t corner = int64_t(2 * oh - p.padTop) * p.inWidth - p.padLeft;
+    const float* rr = r + oh * p.outWidth;
+    for (int ow = 0; ow < columns.first; ++ow) clipped(oh, ow);
+    for (int ow = columns.first; ow < columns.last; ++ow) {
+      const int64_t at = corner + 2 * ow;
+      dx[at + firstMaxOffset3x3(x + at, p.inWidth)] += rr[ow];
+    }
+    for (int ow = columns.last; ow < p.outWidth; ++ow) clipped(oh, ow);
+  }
+}
+
 }  // namespace
 
 void maxPoolPlane(const PoolWindows& p, const float* x, float* y) {
+  if (isThreeByThreeStrideTwo(p)) return maxPool3x3Stride2(p, x, y);
   if (isTwoByTwo(p)) {
     for (int oh = 0; oh < p.outHeight; ++oh) {
       const float* top = x + 2 * oh * p.inWidth;
@@ -68,6 +153,7 @@ void maxPoolPlane(const PoolWindows& p, const float* x, float* y) {
 }
 
 void maxPoolGradientPlane(const PoolWindows& p, const float* x, const float* r, float* dx) {
+  if (isThreeByThreeStrideTwo(p)) return maxPoolGradient3x3Stride2(p, x, r, dx);
   if (isTwoByTwo(p)) {
     // Windows do not overlap: each covered input position gets its window's relevance or 0; zero first only when an
     // odd last row or column is left uncovered.
