@@ -215,8 +215,27 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
   };
   float* packedA = prepacked ? nullptr : bufferA.reserve(static_cast<size_t>(mcBlock) * kcBlock);
   float* packedB = bufferB.reserve(static_cast<size_t>(ncBlock) * kcBlock + 32);  // packConv's overrun
+  // With several K blocks, a panel's C tiles are stored after the first and reloaded for each later one. Sweeping
+  // the K blocks panel by panel keeps those tiles in L1 instead of reloading them from memory a whole column block
+  // later; it reads all of A for every panel, so only where the prepacked A is small enough to stay in L2. Each C
+  // element still sums the same K blocks in the same order: the results are the same bits either way.
+  const bool panelOuter = prepacked && M <= mcBlock && K > kcBlock && int64_t(M) * K <= (int64_t(192) << 10);
   for (int64_t jc = 0; jc < cols; jc += ncBlock) {
     const int nc = int(std::min<int64_t>(ncBlock, cols - jc));
+    if (panelOuter) {
+      for (int jr = 0; jr < nc; jr += NR) {
+        const int width = std::min(NR, nc - jr);
+        for (int pc = 0; pc < K; pc += kcBlock) {
+          const int kc = std::min(kcBlock, K - pc);
+          const float* a = blockA(0, M, pc, kc, packedA);
+          packConvPanel(micro, p, pc, kc, col0 + jc + jr, width, packedB);
+          for (int ir = 0; ir < M; ir += MR)
+            runTile(micro, p, kc, a + int64_t(ir) * kc, packedB, ir, std::min(MR, M - ir), col0 + jc + jr, width,
+                    pc > 0 || p.accumulate, pc + kc == K);
+        }
+      }
+      continue;
+    }
     for (int pc = 0; pc < K; pc += kcBlock) {
       const int kc = std::min(kcBlock, K - pc);
       const bool accumulate = pc > 0 || p.accumulate;
