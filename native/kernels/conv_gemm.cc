@@ -152,6 +152,13 @@ void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, 
       prefetchForWrite(c + int64_t(r) * positions);
       prefetchForWrite(c + int64_t(r) * positions + width - 1);
     }
+    if (last && p.relu) {  // the same for the ReLU copy, written right after the kernel
+      float* relu = p.relu + (c - p.y);
+      for (int r = 0; r < rows; ++r) {
+        prefetchForWrite(relu + int64_t(r) * positions);
+        prefetchForWrite(relu + int64_t(r) * positions + width - 1);
+      }
+    }
     micro.kernel(depth, a, b, p.alpha, accumulate, c, int(positions), rows, width);
     if (addBias) biasRows(c, positions);
     if (last && p.relu) reluRows(c, positions, p.relu + (c - p.y), width);
