@@ -61,11 +61,14 @@ class Pass {
     rel[count - 1] = Buffer(be_, batch_ * outputSize());
     be_.upload(rel[count - 1].data(), initial, rel[count - 1].count());
     std::vector<double> sums(batch_);
+    // Σ R arriving at each layer's output, per sample: the sums of the contributions sent to it (each summed once,
+    // when it is made), so no layer's relevance is read a second time for its sum.
+    std::vector<std::vector<double>> arriving(count, std::vector<double>(batch_, 0.0));
+    be_.sumPerSample(rel[count - 1].data(), batch_, outputSize(), arriving[count - 1].data());
     for (int i = count - 1; i >= 0; --i) {
       const Layer& layer = plan_.layers[i];
       if (!rel[i]) rel[i] = Buffer(be_, batch_ * sampleSize(i));  // unreachable in a pruned graph; zero relevance
-      be_.sumPerSample(rel[i].data(), batch_, sampleSize(i), sums.data());
-      for (int n = 0; n < batch_; ++n) request.layerSums[(int64_t(n) * count + i) * 2] = sums[n];
+      for (int n = 0; n < batch_; ++n) request.layerSums[(int64_t(n) * count + i) * 2] = arriving[i][n];
       if (i < int(request.layerRelevance.size()) && request.layerRelevance[i]) {
         be_.download(request.layerRelevance[i], rel[i].data(), rel[i].count());
       }
@@ -76,7 +79,8 @@ class Pass {
         // Activations, unmerged BatchNorm and reshapes hand their relevance on as it is: move the buffer.
         first = std::move(rel[i]);
         for (int n = 0; n < batch_; ++n) {
-          request.layerSums[(int64_t(n) * count + i) * 2 + 1] = request.layerSums[(int64_t(n) * count + i) * 2];
+          request.layerSums[(int64_t(n) * count + i) * 2 + 1] = arriving[i][n];
+          if (j0 >= 0) arriving[j0][n] += arriving[i][n];
         }
         acts_[i].reset();
         continue;
@@ -97,7 +101,10 @@ class Pass {
         }
         contribution(i, int(k), request.rules[i], rel[i].data(), out);
         be_.sumPerSample(out, batch_, sampleSize(j), sums.data());
-        for (int n = 0; n < batch_; ++n) outSums[n] += sums[n];
+        for (int n = 0; n < batch_; ++n) {
+          outSums[n] += sums[n];
+          if (j >= 0) arriving[j][n] += sums[n];
+        }
         if (scratch) be_.add(target.data(), scratch.data(), size);
       }
       for (int n = 0; n < batch_; ++n) request.layerSums[(int64_t(n) * count + i) * 2 + 1] = outSums[n];
