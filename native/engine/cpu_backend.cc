@@ -179,10 +179,66 @@ class CpuBackend final : public Backend {
     convForwardInto(g, batch, x, weight, bias, y, false, 1.f, relu);
   }
 
+  // A 1×1 convolution with stride > 1 and no padding (ResNet's downsampling shortcuts) reads every s-th position:
+  // it runs as the stride-1 1×1 convolution of that subsample (contiguous panel packing instead of a gather per
+  // value), and its transposed product as the stride-1 one scattered back to those positions (no col2im over a
+  // col matrix three quarters empty). The same products and sums, in the same order.
+  static bool isStridedPointwise(const ConvGeometry& g) {
+    return g.groups == 1 && g.kernelHeight == 1 && g.kernelWidth == 1 && (g.strideHeight > 1 || g.strideWidth > 1) &&
+           g.padTop == 0 && g.padLeft == 0 && int64_t(g.outHeight - 1) * g.strideHeight < g.inHeight &&
+           int64_t(g.outWidth - 1) * g.strideWidth < g.inWidth;
+  }
+
+  static ConvGeometry subsampledGeometry(const ConvGeometry& g) {
+    ConvGeometry f = g;
+    f.inHeight = g.outHeight;
+    f.inWidth = g.outWidth;
+    f.strideHeight = f.strideWidth = 1;
+    f.dilationHeight = f.dilationWidth = 1;
+    return f;
+  }
+
+  // xs[plane, oh, ow] = x[plane, oh·sh, ow·sw] for every (sample, channel) plane.
+  void subsample(const ConvGeometry& g, int batch, const float* x, float* xs) {
+    const int64_t planes = int64_t(batch) * g.inChannels, inPlane = int64_t(g.inHeight) * g.inWidth;
+    const int64_t outPlane = int64_t(g.outHeight) * g.outWidth;
+    parallelFor(planes, threadsFor(planes * outPlane), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p)
+        for (int oh = 0; oh < g.outHeight; ++oh) {
+          const float* row = x + p * inPlane + int64_t(oh) * g.strideHeight * g.inWidth;
+          float* out = xs + p * outPlane + int64_t(oh) * g.outWidth;
+          for (int ow = 0; ow < g.outWidth; ++ow) out[ow] = row[int64_t(ow) * g.strideWidth];
+        }
+    });
+  }
+
+  // The inverse placement: dx[plane, oh·sh, ow·sw] = cs[plane, oh, ow], zero at every other position.
+  void scatterSubsample(const ConvGeometry& g, int batch, const float* cs, float* dx) {
+    const int64_t planes = int64_t(batch) * g.inChannels, inPlane = int64_t(g.inHeight) * g.inWidth;
+    const int64_t outPlane = int64_t(g.outHeight) * g.outWidth;
+    parallelFor(planes, threadsFor(planes * inPlane), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        float* plane = dx + p * inPlane;
+        std::memset(plane, 0, sizeof(float) * size_t(inPlane));
+        for (int oh = 0; oh < g.outHeight; ++oh) {
+          float* row = plane + int64_t(oh) * g.strideHeight * g.inWidth;
+          const float* in = cs + p * outPlane + int64_t(oh) * g.outWidth;
+          for (int ow = 0; ow < g.outWidth; ++ow) row[int64_t(ow) * g.strideWidth] = in[ow];
+        }
+      }
+    });
+  }
+
   // convForward, with max(y, 0) also written to `relu` when it is not null (groups 1 only).
   void convForwardInto(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
                        bool accumulate, float sign, float* relu) {
     if (g.groups != 1) return convForwardGrouped(g, batch, x, weight, bias, y, accumulate, sign);
+    if (isStridedPointwise(g)) {
+      Scratch xs(*this);
+      xs.reserve(int64_t(batch) * g.inChannels * g.outHeight * g.outWidth);
+      subsample(g, batch, x, xs.data());
+      return convForwardInto(subsampledGeometry(g), batch, xs.data(), weight, bias, y, accumulate, sign, relu);
+    }
     const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inChannels) * g.inHeight * g.inWidth;
     const int64_t ySize = int64_t(g.outChannels) * outSize;
     const int64_t kk = int64_t(g.inChannels) * g.kernelHeight * g.kernelWidth;
@@ -226,6 +282,13 @@ class CpuBackend final : public Backend {
 
   void convTransposed(const ConvGeometry& g, int batch, const float* s, const float* weight, float* dx) override {
     if (g.groups != 1) return convTransposedGrouped(g, batch, s, weight, dx);
+    if (isStridedPointwise(g)) {
+      Scratch cs(*this);
+      cs.reserve(int64_t(batch) * g.inChannels * g.outHeight * g.outWidth);
+      convTransposed(subsampledGeometry(g), batch, s, weight, cs.data());
+      scatterSubsample(g, batch, cs.data(), dx);
+      return;
+    }
     // With stride 1 the transposed convolution is a convolution of s with the kernel flipped and its channel axes
     // swapped: the forward path (no col2im, no zeroing of dx, no gather of s) at the forward pass's speed.
     // Not for few input channels (the first layer's RGB): the flipped GEMM would have that few rows, and packing its

@@ -128,6 +128,33 @@ test.serial('conv2d: stride 1–3, padding 0–2 (and asymmetric), dilation 1–
   report(t, failures, worst, checks);
 });
 
+test.serial('conv2d 1×1 with stride 2 and 3 (ResNet shortcuts: subsample, then scatter back), every rule', async (t) => {
+  const random = generator(151);
+  const failures: Failure[] = [];
+  let worst = 0;
+  let checks = 0;
+  // 20 input channels take the flipped-weights transposed product, 4 the col2im one; odd sizes leave rows and
+  // columns the strided windows skip.
+  for (const [C, stride, H, W] of [[20, 2, 9, 8], [4, 2, 8, 8], [20, 3, 10, 7], [4, [2, 3], 7, 9]] as const) {
+    for (const batch of [1, 6]) {
+      const g = graph({ inputShape: [C, H, W] });
+      const y = g.add(conv2d({ weight: weights(random, [7, C, 1, 1], C), bias: vector(random, 7, -0.2, 0.2), stride: stride as number | [number, number], name: 'conv' }), g.input, 'conv');
+      const features = y.shape.reduce((a, b) => a * b, 1);
+      const r = g.add(relu(), y, 'relu');
+      const f = g.add(flatten(), r, 'flatten');
+      const out = g.add(dense({ weight: weights(random, [5, features], features), bias: vector(random, 5, -0.1, 0.1) }), f, 'head');
+      const model = g.build(out);
+      const input = uniform(random, batch * C * H * W);
+      const target = randomTargets(random, batch, 5);
+      worst = Math.max(worst, await sweepRules(t, `${C}×${H}×${W} k1×1 stride ${JSON.stringify(stride)} batch ${batch}`, model,
+        (rule) => composite({ byName: { conv: rule }, linearDefault: headRule }), linearRules(true), input, target, failures));
+      model.dispose();
+      checks++;
+    }
+  }
+  report(t, failures, worst, checks);
+});
+
 test.serial('dense: every rule on hidden and output layers, batch 1 and 7', async (t) => {
   const random = generator(202);
   const failures: Failure[] = [];
