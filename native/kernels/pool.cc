@@ -58,21 +58,6 @@ inline InsideRange insideWindows(int pad, int in, int out) {
   return {first, std::max(first, last)};
 }
 
-// The offset (row · width + column, from the window's top-left tap) of the window's first maximum: taps in row-major
-// order, each later one taken only when strictly greater, as argMax does.
-inline int firstMaxOffset3x3(const float* top, int width) {
-  float best = top[0];
-  int arg = 0;
-  for (int row = 0; row < 3; ++row)
-    for (int column = 0; column < 3; ++column) {
-      const int at = row * width + column;
-      const bool greater = top[at] > best;
-      best = greater ? top[at] : best;
-      arg = greater ? at : arg;
-    }
-  return arg;
-}
-
 void maxPool3x3Stride2(const PoolWindows& p, const float* x, float* y) {
   const InsideRange rows = insideWindows(p.padTop, p.inHeight, p.outHeight);
   const InsideRange columns = insideWindows(p.padLeft, p.inWidth, p.outWidth);
@@ -84,13 +69,29 @@ void maxPool3x3Stride2(const PoolWindows& p, const float* x, float* y) {
     }
     const float* top = x + (2 * oh - p.padTop) * p.inWidth - p.padLeft;
     for (int ow = 0; ow < columns.first; ++ow) out[ow] = windowMax(p, x, oh, ow);
+    // Taps in row-major order, each taken only when strictly greater (as argMax): written as selects over three row
+    // pointers so the compiler vectorises across windows.
+    const float* r0 = top;
+    const float* r1 = top + p.inWidth;
+    const float* r2 = r1 + p.inWidth;
     for (int ow = columns.first; ow < columns.last; ++ow) {
-      const float* t = top + 2 * ow;
-      out[ow] = t[firstMaxOffset3x3(t, p.inWidth)];
+      const int c = 2 * ow;
+      float best = r0[c];
+      best = r0[c + 1] > best ? r0[c + 1] : best;
+      best = r0[c + 2] > best ? r0[c + 2] : best;
+      best = r1[c] > best ? r1[c] : best;
+      best = r1[c + 1] > best ? r1[c + 1] : best;
+      best = r1[c + 2] > best ? r1[c + 2] : best;
+      best = r2[c] > best ? r2[c] : best;
+      best = r2[c + 1] > best ? r2[c + 1] : best;
+      best = r2[c + 2] > best ? r2[c + 2] : best;
+      out[ow] = best;
     }
     for (int ow = columns.last; ow < p.outWidth; ++ow) out[ow] = windowMax(p, x, oh, ow);
   }
 }
+
+constexpr int kOffsetBlock = 64;
 
 void maxPoolGradient3x3Stride2(const PoolWindows& p, const float* x, const float* r, float* dx) {
   std::memset(dx, 0, sizeof(float) * size_t(p.inHeight) * size_t(p.inWidth));
@@ -108,9 +109,39 @@ void maxPoolGradient3x3Stride2(const PoolWindows& p, const float* x, const float
     const int64_t corner = int64_t(2 * oh - p.padTop) * p.inWidth - p.padLeft;
     const float* rr = r + oh * p.outWidth;
     for (int ow = 0; ow < columns.first; ++ow) clipped(oh, ow);
-    for (int ow = columns.first; ow < columns.last; ++ow) {
-      const int64_t at = corner + 2 * ow;
-      dx[at + firstMaxOffset3x3(x + at, p.inWidth)] += rr[ow];
+    // The winners' offsets first, for a block of windows at a time (vectorised selects), then the scatter: windows
+    // overlap, so the additions stay serial.
+    const float* r0 = x + corner;
+    const float* r1 = r0 + p.inWidth;
+    const float* r2 = r1 + p.inWidth;
+    const int w = p.inWidth;
+    for (int block = columns.first; block < columns.last; block += kOffsetBlock) {
+      const int end = std::min(columns.last, block + kOffsetBlock);
+      int offsets[kOffsetBlock];
+      for (int ow = block; ow < end; ++ow) {
+        // The maximum as the forward pass takes it, then the first tap equal to it: the tap the strictly-greater chain
+        // keeps (a NaN first tap matches nothing and keeps offset 0, as in that chain).
+        const int c = 2 * ow;
+        float best = r0[c];
+        best = r0[c + 1] > best ? r0[c + 1] : best;
+        best = r0[c + 2] > best ? r0[c + 2] : best;
+        best = r1[c] > best ? r1[c] : best;
+        best = r1[c + 1] > best ? r1[c + 1] : best;
+        best = r1[c + 2] > best ? r1[c + 2] : best;
+        best = r2[c] > best ? r2[c] : best;
+        best = r2[c + 1] > best ? r2[c + 1] : best;
+        best = r2[c + 2] > best ? r2[c + 2] : best;
+        int arg = r2[c + 2] == best ? 2 * w + 2 : 0;
+        arg = r2[c + 1] == best ? 2 * w + 1 : arg;
+        arg = r2[c] == best ? 2 * w : arg;
+        arg = r1[c + 2] == best ? w + 2 : arg;
+        arg = r1[c + 1] == best ? w + 1 : arg;
+        arg = r1[c] == best ? w : arg;
+        arg = r0[c + 2] == best ? 2 : arg;
+        arg = r0[c + 1] == best ? 1 : arg;
+        offsets[ow - block] = r0[c] == best ? 0 : arg;
+      }
+      for (int ow = block; ow < end; ++ow) dx[corner + 2 * ow + offsets[ow - block]] += rr[ow];
     }
     for (int ow = columns.last; ow < p.outWidth; ++ow) clipped(oh, ow);
   }
@@ -165,18 +196,21 @@ void maxPoolGradientPlane(const PoolWindows& p, const float* x, const float* r, 
       float* dtop = dx + 2 * oh * p.inWidth;
       float* dbottom = dtop + p.inWidth;
       const float* rr = r + oh * p.outWidth;
+      // Selects, not branches: which tap wins is data-dependent and mispredicts about once per window; the strict
+      // comparisons keep the first maximum (and a NaN never wins), as the forward pass.
       for (int ow = 0; ow < p.outWidth; ++ow) {
         const float a = top[2 * ow], b = top[2 * ow + 1], c = bottom[2 * ow], d = bottom[2 * ow + 1];
-        float best = a;
-        int arg = 0;
-        if (b > best) { best = b; arg = 1; }
-        if (c > best) { best = c; arg = 2; }
-        if (d > best) { arg = 3; }
+        const bool bWins = b > a;
+        const float ab = bWins ? b : a;
+        const bool cWins = c > ab;
+        const float abc = cWins ? c : ab;
+        const bool dWins = d > abc;
         const float v = rr[ow];
-        dtop[2 * ow] = arg == 0 ? v : 0.f;
-        dtop[2 * ow + 1] = arg == 1 ? v : 0.f;
-        dbottom[2 * ow] = arg == 2 ? v : 0.f;
-        dbottom[2 * ow + 1] = arg == 3 ? v : 0.f;
+        const float vc = dWins ? 0.f : v, vb = cWins ? 0.f : vc;
+        dtop[2 * ow] = bWins ? 0.f : vb;
+        dtop[2 * ow + 1] = bWins ? vb : 0.f;
+        dbottom[2 * ow] = cWins ? vc : 0.f;
+        dbottom[2 * ow + 1] = dWins ? v : 0.f;
       }
     }
     return;
