@@ -34,6 +34,10 @@ class Backend {
   virtual void convForward(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
                            bool accumulate, float sign) = 0;
   virtual void convTransposed(const ConvGeometry& g, int batch, const float* s, const float* weight, float* dx) = 0;
+  // dx = in ⊙ convTransposed(s) (in null: ones), the same values as multiply() after convTransposed. Backends fuse
+  // the product into the transposed convolution's store where they can; the default composes the two.
+  virtual void convTransposedTimes(const ConvGeometry& g, int batch, const float* s, const float* weight, const float* in,
+                                   float* dx);
   // y = conv(x) + bias and relu = max(y, 0), for a convolution a ReLU follows (the relevance pass needs both).
   virtual void convForwardRelu(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias,
                                float* y, float* relu) {
@@ -133,6 +137,14 @@ class Buffer {
   float* data_ = nullptr;
   int64_t count_ = 0;
 };
+
+inline void Backend::convTransposedTimes(const ConvGeometry& g, int batch, const float* s, const float* weight,
+                                         const float* in, float* dx) {
+  if (!in) return convTransposed(g, batch, s, weight, dx);
+  Buffer c = Buffer::uninitialized(*this, int64_t(batch) * g.inChannels * g.inHeight * g.inWidth);
+  convTransposed(g, batch, s, weight, c.data());
+  multiply(dx, in, c.data(), c.count());
+}
 
 inline void Backend::gammaQuotients(int batch, int64_t size, const float* y, const float* q, const float* r, float gamma,
                                     float epsilon, float* s) {

@@ -170,13 +170,13 @@ class CpuBackend final : public Backend {
   // Grouped convolutions run one GEMM per image and group.
   void convForward(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
                    bool accumulate, float sign) override {
-    convForwardInto(g, batch, x, weight, bias, y, accumulate, sign, nullptr);
+    convForwardInto(g, batch, x, weight, bias, y, accumulate, sign, nullptr, nullptr);
   }
 
   void convForwardRelu(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias,
                        float* y, float* relu) override {
     if (g.groups != 1) return Backend::convForwardRelu(g, batch, x, weight, bias, y, relu);
-    convForwardInto(g, batch, x, weight, bias, y, false, 1.f, relu);
+    convForwardInto(g, batch, x, weight, bias, y, false, 1.f, relu, nullptr);
   }
 
   // A 1×1 convolution with stride > 1 and no padding (ResNet's downsampling shortcuts) reads every s-th position:
@@ -229,22 +229,23 @@ class CpuBackend final : public Backend {
     });
   }
 
-  // convForward, with max(y, 0) also written to `relu` when it is not null (groups 1 only).
+  // convForward, with max(y, 0) also written to `relu` when it is not null, and y multiplied elementwise by `scale`
+  // (laid out as y) when that is not null (groups 1 only; scale not with accumulate).
   void convForwardInto(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
-                       bool accumulate, float sign, float* relu) {
+                       bool accumulate, float sign, float* relu, const float* scale) {
     if (g.groups != 1) return convForwardGrouped(g, batch, x, weight, bias, y, accumulate, sign);
     if (isStridedPointwise(g)) {
       Scratch xs(*this);
       xs.reserve(int64_t(batch) * g.inChannels * g.outHeight * g.outWidth);
       subsample(g, batch, x, xs.data());
-      return convForwardInto(subsampledGeometry(g), batch, xs.data(), weight, bias, y, accumulate, sign, relu);
+      return convForwardInto(subsampledGeometry(g), batch, xs.data(), weight, bias, y, accumulate, sign, relu, scale);
     }
     const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inChannels) * g.inHeight * g.inWidth;
     const int64_t ySize = int64_t(g.outChannels) * outSize;
     const int64_t kk = int64_t(g.inChannels) * g.kernelHeight * g.kernelWidth;
     const kernels::ConvWeightPacking& packing = packedWeights(weight, g.outChannels, int(kk));
     const kernels::ConvGemmProblem problem{groupShape(g), g.outChannels, weight, x,    inSize,    y,
-                                           ySize,         bias,          sign,   accumulate, packing.view, relu};
+                                           ySize,         bias,          sign,   accumulate, packing.view, relu, scale};
     const int64_t columns = int64_t(batch) * outSize;
     if (columns < g.outChannels && threads_ > 1) {
       // Few columns (a small batch of small feature maps): split the output channels instead, so each thread works
@@ -261,6 +262,7 @@ class CpuBackend final : public Backend {
           rows.weight = weight + m0 * kk;
           rows.y = y + m0 * outSize;
           if (relu) rows.relu = relu + m0 * outSize;
+          if (scale) rows.scale = scale + m0 * outSize;
           if (bias) rows.bias = bias + m0;
           rows.packed.rowOffset = m0;
           kernels::convGemm(rows, 0, columns);
@@ -280,6 +282,25 @@ class CpuBackend final : public Backend {
     });
   }
 
+  void convTransposedTimes(const ConvGeometry& g, int batch, const float* s, const float* weight, const float* in,
+                           float* dx) override {
+    // The flipped-convolution case of convTransposed below, with the product by `in` in its tiles' epilogue.
+    if (in && g.groups == 1 && usesFlippedConvolution(g)) {
+      return convForwardInto(flippedGeometry(g), batch, s, flippedWeights(g, weight), nullptr, dx, false, 1.f, nullptr, in);
+    }
+    Backend::convTransposedTimes(g, batch, s, weight, in, dx);
+  }
+
+  // With stride 1 the transposed convolution is a convolution of s with the kernel flipped and its channel axes
+  // swapped: the forward path (no col2im, no zeroing of dx, no gather of s) at the forward pass's speed.
+  // Not for few input channels (the first layer's RGB): the flipped GEMM would have that few rows, and packing its
+  // outChannels·kh·kw-deep panels would cost more than the col2im it saves.
+  static bool usesFlippedConvolution(const ConvGeometry& g) {
+    if (g.strideHeight != 1 || g.strideWidth != 1 || g.inChannels < 16) return false;
+    const ConvGeometry flipped = flippedGeometry(g);
+    return flipped.padTop >= 0 && flipped.padLeft >= 0;
+  }
+
   void convTransposed(const ConvGeometry& g, int batch, const float* s, const float* weight, float* dx) override {
     if (g.groups != 1) return convTransposedGrouped(g, batch, s, weight, dx);
     if (isStridedPointwise(g)) {
@@ -289,15 +310,8 @@ class CpuBackend final : public Backend {
       scatterSubsample(g, batch, cs.data(), dx);
       return;
     }
-    // With stride 1 the transposed convolution is a convolution of s with the kernel flipped and its channel axes
-    // swapped: the forward path (no col2im, no zeroing of dx, no gather of s) at the forward pass's speed.
-    // Not for few input channels (the first layer's RGB): the flipped GEMM would have that few rows, and packing its
-    // outChannels·kh·kw-deep panels would cost more than the col2im it saves.
-    if (g.strideHeight == 1 && g.strideWidth == 1 && g.inChannels >= 16) {
-      const ConvGeometry flipped = flippedGeometry(g);
-      if (flipped.padTop >= 0 && flipped.padLeft >= 0) {
-        return convForward(flipped, batch, s, flippedWeights(g, weight), nullptr, dx, false, 1.f);
-      }
+    if (usesFlippedConvolution(g)) {
+      return convForward(flippedGeometry(g), batch, s, flippedWeights(g, weight), nullptr, dx, false, 1.f);
     }
     const kernels::ConvShape gs = groupShape(g);
     const int64_t kk = int64_t(g.inChannels) * g.kernelHeight * g.kernelWidth;

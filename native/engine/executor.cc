@@ -247,14 +247,19 @@ class Pass {
     }
   }
 
-  void linearTransposed(int i, int stacked, const float* weights, const float* s, float* dx) {
+  // dx = in ⊙ (transposed product of s), in null: ones.
+  void linearTransposedTimes(int i, int stacked, const float* weights, const float* s, const float* in, float* dx) {
     const Layer& l = plan_.layers[i];
     if (l.kind == LayerKind::Dense) {
-      be_.denseTransposed(batch_, int(l.weightShape[1]), int(l.weightShape[0]) * stacked, s, weights, dx);
+      const int64_t count = int64_t(batch_) * l.weightShape[1];
+      if (!in) return be_.denseTransposed(batch_, int(l.weightShape[1]), int(l.weightShape[0]) * stacked, s, weights, dx);
+      Buffer c = Buffer::uninitialized(be_, count);
+      be_.denseTransposed(batch_, int(l.weightShape[1]), int(l.weightShape[0]) * stacked, s, weights, c.data());
+      be_.multiply(dx, in, c.data(), count);
     } else {
       ConvGeometry g = convGeometry(l);
       g.outChannels *= stacked;
-      be_.convTransposed(g, batch_, s, weights, dx);
+      be_.convTransposedTimes(g, batch_, s, weights, in, dx);
     }
   }
 
@@ -390,9 +395,10 @@ class Pass {
     zParts.clear();
     z.reset();
 
-    // R_in += in_b ⊙ stacked(W_t)ᵀ · [coefficient_g · sign_t · s_g]_t for every input bucket b.
-    Buffer c = Buffer::uninitialized(be_, batch_ * inSize);
-    if (transposedBuckets.empty()) be_.fill(out, 0.f, c.count());  // every term vanished
+    // R_in += in_b ⊙ stacked(W_t)ᵀ · [coefficient_g · sign_t · s_g]_t for every input bucket b: the first bucket's
+    // product written to R_in directly, the others added.
+    if (transposedBuckets.empty()) be_.fill(out, 0.f, batch_ * inSize);  // every term vanished
+    Buffer c;
     bool first = true;
     for (const Bucket& bucket : transposedBuckets) {
       const int T = int(bucket.weights.size());
@@ -411,10 +417,14 @@ class Pass {
         }
         s = stackedS.data();
       }
-      linearTransposed(i, T, model_.stackedWeights(i, bucket.weights, gamma), s, c.data());
       const float* in = bucket.input == InputVariant::Ones ? nullptr : inputFor(bucket.input);
-      if (first) be_.multiply(out, in, c.data(), c.count());
-      else be_.multiplyAccumulate(out, in, c.data(), 1.f, c.count());
+      if (first) {
+        linearTransposedTimes(i, T, model_.stackedWeights(i, bucket.weights, gamma), s, in, out);
+      } else {
+        if (!c) c = Buffer::uninitialized(be_, batch_ * inSize);
+        linearTransposedTimes(i, T, model_.stackedWeights(i, bucket.weights, gamma), s, nullptr, c.data());
+        be_.multiplyAccumulate(out, in, c.data(), 1.f, c.count());
+      }
       first = false;
     }
   }
@@ -425,8 +435,7 @@ class Pass {
   //   z₂ = (W + γW⁻)·a + b + γb⁻ = (1 + γ)·y − γ·Q    (used where y < 0; both terms ≤ 0, no cancellation)
   // since W⁻·a + b⁻ = y − Q. The transposed step is the general one: R_in = a ⊙ [W + γW⁺; W + γW⁻]ᵀ·[s₁; s₂].
   void gammaOnNonNegative(int i, const RuleParams& rule, const float* x, const float* r, float* out) {
-    const Layer& l = plan_.layers[i];
-    const int64_t inSize = shapeSize(l.inputShapes[0]), outSize = sampleSize(i), count = batch_ * outSize;
+    const int64_t outSize = sampleSize(i), count = batch_ * outSize;
     const float gamma = float(rule.gamma), epsilon = float(rule.stabilizer);
     const float* y = actData_[i];
     Buffer q = Buffer::uninitialized(be_, count);
@@ -436,10 +445,8 @@ class Pass {
     Buffer s = Buffer::uninitialized(be_, 2 * count);
     be_.gammaQuotients(batch_, outSize, y, q.data(), r, gamma, epsilon, s.data());
     q.reset();
-    Buffer c = Buffer::uninitialized(be_, batch_ * inSize);
     const std::vector<WeightVariant> weights{WeightVariant::GammaPositive, WeightVariant::GammaNegative};
-    linearTransposed(i, 2, model_.stackedWeights(i, weights, gamma), s.data(), c.data());
-    be_.multiply(out, x, c.data(), c.count());
+    linearTransposedTimes(i, 2, model_.stackedWeights(i, weights, gamma), s.data(), x, out);
   }
 
   Model& model_;

@@ -23,6 +23,14 @@ inline void prefetchForWrite(const float* address) {
 #endif
 }
 
+inline void prefetchForRead(const float* address) {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(address, 0, 3);
+#else
+  (void)address;
+#endif
+}
+
 int64_t outputPositions(const ConvShape& s) { return int64_t(s.outHeight) * s.outWidth; }
 
 // ConvPanelPlan's rows without SIMD (for micro-kernels without packConv).
@@ -122,8 +130,8 @@ void packConvPanel(const GemmMicroKernel& micro, const ConvGemmProblem& p, int k
 
 // Runs the micro-kernel for the C tile at rows [row, row + rows) and columns [col, col + width). A tile inside one
 // sample's output is stored in place; one that spans several samples goes through a local tile (same arithmetic).
-// With `last` (the last K block), alpha·bias is added to the tile right after the kernel stored it, and max(·, 0)
-// written to `relu`, while the tile is still in L1: neither costs a pass of its own over the output.
+// With `last` (the last K block), alpha·bias is added to the tile right after the kernel stored it, the tile multiplied
+// by `scale` and max(·, 0) written to `relu`, while the tile is still in L1: none costs a pass of its own over memory.
 void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, const float* a, const float* b, int row,
              int rows, int64_t col, int width, bool accumulate, bool last) {
   const int64_t positions = outputPositions(p.shape);
@@ -134,6 +142,14 @@ void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, 
       float* cr = c + r * ldc;
       const float v = p.alpha * p.bias[row + r];
       for (int e = 0; e < width; ++e) cr[e] += v;
+    }
+  };
+  // c[…] *= scale[…] for `length` values of each row, c with row stride ldc, scale at `factors` (stride positions).
+  auto scaleRows = [&](float* c, int64_t ldc, const float* factors, int length) {
+    for (int r = 0; r < rows; ++r) {
+      float* cr = c + r * ldc;
+      const float* f = factors + r * positions;
+      for (int e = 0; e < length; ++e) cr[e] *= f[e];
     }
   };
   // relu[…] = max(y[…], 0) for `length` values of each row, y at `c` (row stride ldc), relu at `out` (stride positions).
@@ -152,6 +168,13 @@ void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, 
       prefetchForWrite(c + int64_t(r) * positions);
       prefetchForWrite(c + int64_t(r) * positions + width - 1);
     }
+    if (last && p.scale) {  // and the factors the epilogue reads
+      const float* f = p.scale + (c - p.y);
+      for (int r = 0; r < rows; ++r) {
+        prefetchForRead(f + int64_t(r) * positions);
+        prefetchForRead(f + int64_t(r) * positions + width - 1);
+      }
+    }
     if (last && p.relu) {  // the same for the ReLU copy, written right after the kernel
       float* relu = p.relu + (c - p.y);
       for (int r = 0; r < rows; ++r) {
@@ -161,6 +184,7 @@ void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, 
     }
     micro.kernel(depth, a, b, p.alpha, accumulate, c, int(positions), rows, width);
     if (addBias) biasRows(c, positions);
+    if (last && p.scale) scaleRows(c, positions, p.scale + (c - p.y), width);
     if (last && p.relu) reluRows(c, positions, p.relu + (c - p.y), width);
     return;
   }
@@ -184,6 +208,8 @@ void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, 
         for (int e = 0; e < pieces[k].length; ++e) tile[r * micro.nr + pieces[k].begin + e] = pieces[k].y[r * positions + e];
   micro.kernel(depth, a, b, p.alpha, accumulate, tile, micro.nr, rows, width);
   if (addBias) biasRows(tile, micro.nr);
+  if (last && p.scale)
+    for (int k = 0; k < count; ++k) scaleRows(tile + pieces[k].begin, micro.nr, p.scale + (pieces[k].y - p.y), pieces[k].length);
   if (last && p.relu)
     for (int k = 0; k < count; ++k) reluRows(tile + pieces[k].begin, micro.nr, p.relu + (pieces[k].y - p.y), pieces[k].length);
   for (int r = 0; r < rows; ++r)
@@ -203,6 +229,7 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
         const float v = p.bias ? p.alpha * p.bias[m] : 0.f;
         float& target = y[int64_t(m) * positions];
         target = p.accumulate ? target + v : v;
+        if (p.scale) target *= p.scale[&target - p.y];
         if (p.relu) p.relu[&target - p.y] = target > 0.f ? target : 0.f;
       }
     }
@@ -294,6 +321,7 @@ void convGemmScalar(const ConvGemmProblem& p, int64_t col0, int64_t cols) {
         float& target = y[int64_t(m) * positions + first + e];
         const float value = p.bias ? out[size_t(m) * positions + e] + b : out[size_t(m) * positions + e];
         target = p.accumulate ? target + value : value;
+        if (p.scale) target *= p.scale[&target - p.y];
         if (p.relu) p.relu[&target - p.y] = target > 0.f ? target : 0.f;
       }
     }

@@ -33,6 +33,8 @@ struct ConvGemmProblem {
   bool accumulate;            // y += … instead of y = …
   PackedConvWeights packed;   // optional: `weight` prepacked
   float* relu = nullptr;      // optional: also max(y, 0) here (laid out as y), written while each tile is in cache
+  const float* scale = nullptr;  // optional: y = scale ⊙ (…) elementwise (laid out as y), after the bias and before
+                                 // the ReLU copy, while each tile is in cache; not with `accumulate`
 };
 
 // Computes the columns [col0, col0 + cols) of the virtual [K, count·outHeight·outWidth] product: column c is output

@@ -325,6 +325,61 @@ int testGammaQuotients(Device device) {
   return failures;
 }
 
+// convTransposedTimes (the product by the input fused into the transposed convolution where the backend can) gives
+// the same values as the default composition, convTransposed then multiply: on shapes that take the fused flipped
+// convolution (tiles within a sample, tiles spanning samples, the split over output rows) and shapes that do not.
+int testConvTransposedTimes(Device device) {
+  std::unique_ptr<Backend> backend = makeBackend(device);
+  backend->setThreads(2);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> value(-1.f, 1.f);
+  struct Case {
+    const char* name;
+    int batch;
+    ConvGeometry g;
+  };
+  const std::vector<Case> cases{
+      {"3x3 pad 1, 16 channels, 9x11", 2, {16, 9, 11, 8, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"3x3 pad 1, 24 channels, 4x4 (tiles span samples)", 5, {24, 4, 4, 12, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"3x3 pad 1, 64 channels, 2x2 batch 1 (split over rows)", 1, {64, 2, 2, 32, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"1x1, 32 channels, 7x7", 3, {32, 7, 7, 20, 7, 7, 1, 1, 1, 1, 0, 0, 1, 1, 1}},
+      {"3x3 no padding, 16 channels, 40 deep", 2, {16, 8, 8, 40, 6, 6, 3, 3, 1, 1, 0, 0, 1, 1, 1}},
+      {"3 channels (not flipped)", 2, {3, 8, 8, 16, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"stride 2 (not flipped)", 2, {16, 9, 9, 8, 5, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1}},
+  };
+  int failures = 0;
+  for (const Case& c : cases) {
+    const ConvGeometry& g = c.g;
+    const int64_t inCount = int64_t(c.batch) * g.inChannels * g.inHeight * g.inWidth;
+    const int64_t outCount = int64_t(c.batch) * g.outChannels * g.outHeight * g.outWidth;
+    const int64_t weightCount = int64_t(g.outChannels) * g.inChannels * g.kernelHeight * g.kernelWidth;
+    std::vector<float> s(outCount), in(inCount), w(weightCount);
+    for (float& v : s) v = value(rng);
+    for (float& v : in) v = value(rng);
+    for (float& v : w) v = value(rng);
+    Buffer sb(*backend, outCount), inb(*backend, inCount), wb(*backend, weightCount), fused(*backend, inCount),
+        generic(*backend, inCount);
+    backend->upload(sb.data(), s.data(), outCount);
+    backend->upload(inb.data(), in.data(), inCount);
+    backend->upload(wb.data(), w.data(), weightCount);
+    backend->convTransposedTimes(g, c.batch, sb.data(), wb.data(), inb.data(), fused.data());
+    backend->Backend::convTransposedTimes(g, c.batch, sb.data(), wb.data(), inb.data(), generic.data());
+    std::vector<float> a(inCount), b(inCount);
+    backend->download(a.data(), fused.data(), inCount);
+    backend->download(b.data(), generic.data(), inCount);
+    for (int64_t i = 0; i < inCount; ++i) {
+      if (a[i] != b[i]) {
+        std::printf("FAIL convTransposedTimes (%s) %s: element %ld is %.9g, convTransposed then multiply gives %.9g\n",
+                    backend->name(), c.name, long(i), a[i], b[i]);
+        ++failures;
+        break;
+      }
+    }
+  }
+  if (failures == 0) std::printf("ok    convTransposedTimes (%s) equals convTransposed then multiply\n", backend->name());
+  return failures;
+}
+
 // The engine must refuse a batch of zero and keep working afterwards (the backend's error path).
 int testErrors(Device device) {
   Model model(operationsPlan(), makeBackend(device));
@@ -466,9 +521,11 @@ int main(int argc, char** argv) {
     int failures = testGoldens(options, cuda);
     failures += testErrors(Device::Cpu);
     failures += testGammaQuotients(Device::Cpu);
+    failures += testConvTransposedTimes(Device::Cpu);
     if (cuda) {
       failures += testErrors(Device::Cuda);
       failures += testGammaQuotients(Device::Cuda);
+      failures += testConvTransposedTimes(Device::Cuda);
       failures += testCudaAgainstCpu(options);
     }
     std::printf("%s\n", failures == 0 ? "engine test: all passed" : "engine test: FAILED");
