@@ -201,8 +201,39 @@ LRP_AVX512 void kernelRows(int depth, const float* a, const float* b, float alph
   }
 }
 
+// Tiles at most 16 columns wide (4×4 feature maps at batch 1, a panel's last columns): the left half of the panel
+// only, half the FMAs of kernelRows. Each element is the same FMA chain and final operation as there (same bits).
+template <int R>
+LRP_AVX512 void kernelRowsNarrow(int depth, const float* a, const float* b, float alpha, bool accumulate, float* C,
+                                 int ldc, int rows, int cols) {
+  __m512 c[R];
+  for (int i = 0; i < R; ++i) c[i] = _mm512_setzero_ps();
+  for (int k = 0; k < depth; ++k) {
+    const __m512 b0 = _mm512_load_ps(b);
+    for (int i = 0; i < R; ++i) c[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), b0, c[i]);
+    a += kMR;
+    b += kNR;
+  }
+  alignas(64) float rowsOut[R][16];  // as in kernelRows: constant indices up to here keep c in registers
+  for (int i = 0; i < R; ++i) _mm512_store_ps(rowsOut[i], c[i]);
+  const __m512 va = _mm512_set1_ps(alpha);
+  const __mmask16 mask = laneMask(cols);
+  for (int r = 0; r < rows; ++r) {
+    float* cr = C + static_cast<ptrdiff_t>(r) * ldc;
+    const __m512 acc = _mm512_load_ps(rowsOut[r]);
+    if (accumulate) _mm512_mask_storeu_ps(cr, mask, _mm512_fmadd_ps(acc, va, _mm512_maskz_loadu_ps(mask, cr)));
+    else _mm512_mask_storeu_ps(cr, mask, _mm512_mul_ps(acc, va));
+  }
+}
+
 LRP_AVX512 void kernel(int depth, const float* a, const float* b, float alpha, bool accumulate, float* C, int ldc,
                        int rows, int cols) {
+  if (cols <= 16) {
+    if (rows <= 4) kernelRowsNarrow<4>(depth, a, b, alpha, accumulate, C, ldc, rows, cols);
+    else if (rows <= 8) kernelRowsNarrow<8>(depth, a, b, alpha, accumulate, C, ldc, rows, cols);
+    else kernelRowsNarrow<kMR>(depth, a, b, alpha, accumulate, C, ldc, rows, cols);
+    return;
+  }
   if (rows <= 4) kernelRows<4>(depth, a, b, alpha, accumulate, C, ldc, rows, cols);
   else if (rows <= 8) kernelRows<8>(depth, a, b, alpha, accumulate, C, ldc, rows, cols);
   else kernelRows<kMR>(depth, a, b, alpha, accumulate, C, ldc, rows, cols);
