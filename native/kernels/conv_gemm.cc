@@ -15,21 +15,18 @@ namespace {
 
 constexpr int kMaxTile = 16 * 32;  // the largest MR·NR of any micro-kernel
 
-inline void prefetchForWrite(const float* address) {
+// Write = 1 asks for the line in a writable state (outputs), 0 for reading.
+template <int Write>
+inline void prefetch(const float* address) {
 #if defined(__GNUC__) || defined(__clang__)
-  __builtin_prefetch(address, 1, 3);
+  __builtin_prefetch(address, Write, 3);
 #else
   (void)address;
 #endif
 }
 
-inline void prefetchForRead(const float* address) {
-#if defined(__GNUC__) || defined(__clang__)
-  __builtin_prefetch(address, 0, 3);
-#else
-  (void)address;
-#endif
-}
+inline void prefetchForWrite(const float* address) { prefetch<1>(address); }
+inline void prefetchForRead(const float* address) { prefetch<0>(address); }
 
 int64_t outputPositions(const ConvShape& s) { return int64_t(s.outHeight) * s.outWidth; }
 

@@ -58,6 +58,21 @@ inline InsideRange insideWindows(int pad, int in, int out) {
   return {first, std::max(first, last)};
 }
 
+// The maximum of the 3×3 window whose top-left tap is column c of row r0 (r1, r2 the rows below): taps in row-major
+// order, each taken only when strictly greater (as argMax), as selects the compiler vectorises across windows.
+inline float max3x3(const float* r0, const float* r1, const float* r2, int c) {
+  float best = r0[c];
+  best = r0[c + 1] > best ? r0[c + 1] : best;
+  best = r0[c + 2] > best ? r0[c + 2] : best;
+  best = r1[c] > best ? r1[c] : best;
+  best = r1[c + 1] > best ? r1[c + 1] : best;
+  best = r1[c + 2] > best ? r1[c + 2] : best;
+  best = r2[c] > best ? r2[c] : best;
+  best = r2[c + 1] > best ? r2[c + 1] : best;
+  best = r2[c + 2] > best ? r2[c + 2] : best;
+  return best;
+}
+
 void maxPool3x3Stride2(const PoolWindows& p, const float* x, float* y) {
   const InsideRange rows = insideWindows(p.padTop, p.inHeight, p.outHeight);
   const InsideRange columns = insideWindows(p.padLeft, p.inWidth, p.outWidth);
@@ -67,26 +82,11 @@ void maxPool3x3Stride2(const PoolWindows& p, const float* x, float* y) {
       for (int ow = 0; ow < p.outWidth; ++ow) out[ow] = windowMax(p, x, oh, ow);
       continue;
     }
-    const float* top = x + (2 * oh - p.padTop) * p.inWidth - p.padLeft;
     for (int ow = 0; ow < columns.first; ++ow) out[ow] = windowMax(p, x, oh, ow);
-    // Taps in row-major order, each taken only when strictly greater (as argMax): written as selects over three row
-    // pointers so the compiler vectorises across windows.
-    const float* r0 = top;
-    const float* r1 = top + p.inWidth;
+    const float* r0 = x + (2 * oh - p.padTop) * p.inWidth - p.padLeft;
+    const float* r1 = r0 + p.inWidth;
     const float* r2 = r1 + p.inWidth;
-    for (int ow = columns.first; ow < columns.last; ++ow) {
-      const int c = 2 * ow;
-      float best = r0[c];
-      best = r0[c + 1] > best ? r0[c + 1] : best;
-      best = r0[c + 2] > best ? r0[c + 2] : best;
-      best = r1[c] > best ? r1[c] : best;
-      best = r1[c + 1] > best ? r1[c + 1] : best;
-      best = r1[c + 2] > best ? r1[c + 2] : best;
-      best = r2[c] > best ? r2[c] : best;
-      best = r2[c + 1] > best ? r2[c + 1] : best;
-      best = r2[c + 2] > best ? r2[c + 2] : best;
-      out[ow] = best;
-    }
+    for (int ow = columns.first; ow < columns.last; ++ow) out[ow] = max3x3(r0, r1, r2, 2 * ow);
     for (int ow = columns.last; ow < p.outWidth; ++ow) out[ow] = windowMax(p, x, oh, ow);
   }
 }
@@ -122,15 +122,7 @@ void maxPoolGradient3x3Stride2(const PoolWindows& p, const float* x, const float
         // The maximum as the forward pass takes it, then the first tap equal to it: the tap the strictly-greater chain
         // keeps (a NaN first tap matches nothing and keeps offset 0, as in that chain).
         const int c = 2 * ow;
-        float best = r0[c];
-        best = r0[c + 1] > best ? r0[c + 1] : best;
-        best = r0[c + 2] > best ? r0[c + 2] : best;
-        best = r1[c] > best ? r1[c] : best;
-        best = r1[c + 1] > best ? r1[c + 1] : best;
-        best = r1[c + 2] > best ? r1[c + 2] : best;
-        best = r2[c] > best ? r2[c] : best;
-        best = r2[c + 1] > best ? r2[c + 1] : best;
-        best = r2[c + 2] > best ? r2[c + 2] : best;
+        const float best = max3x3(r0, r1, r2, c);
         int arg = r2[c + 2] == best ? 2 * w + 2 : 0;
         arg = r2[c + 1] == best ? 2 * w + 1 : arg;
         arg = r2[c] == best ? 2 * w : arg;
