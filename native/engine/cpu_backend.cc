@@ -270,15 +270,16 @@ class CpuBackend final : public Backend {
       });
       return;
     }
-    // Chunks of whole NR-multiples keep most C tiles inside one sample. A chunk takes at least one 32-column panel
-    // and about 2 MFLOP (~10 µs on one core, several times a thread hand-off): batch 1's 16×16 layers split too.
-    const int64_t flops = 2 * columns * g.outChannels * kk;
-    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>({int64_t(threads_), columns / 32, flops >> 21}));
-    parallelFor(chunks, threads_, [&](int64_t c0, int64_t c1) {
-      for (int64_t c = c0; c < c1; ++c) {
-        const int64_t begin = (columns * c / chunks) & ~int64_t(31), end = c + 1 == chunks ? columns : (columns * (c + 1) / chunks) & ~int64_t(31);
-        kernels::convGemm(problem, begin, end - begin);
-      }
+    // Chunks of whole 32-column panels keep most C tiles inside one sample. A chunk takes about 2 MFLOP at least
+    // (~10 µs on one core, several times a thread hand-off: batch 1's 16×16 layers split too). Where there are enough
+    // columns, up to four chunks per thread, taken as threads come free so that a slower core does not hold the
+    // others up; each chunk then still has 4 panels or more, as every chunk reads all of W again.
+    const int64_t flops = 2 * columns * g.outChannels * kk, panels = (columns + 31) / 32;
+    const int64_t tasks = std::max<int64_t>(
+        1, std::min(flops >> 21, std::max(std::min<int64_t>(threads_, panels), std::min<int64_t>(4 * int64_t(threads_), panels / 4))));
+    parallelForDynamic(panels, threads_, tasks, [&](int64_t p0, int64_t p1) {
+      const int64_t begin = p0 * 32, end = std::min(columns, p1 * 32);
+      kernels::convGemm(problem, begin, end - begin);
     });
   }
 

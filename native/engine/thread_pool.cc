@@ -168,4 +168,19 @@ void parallelFor(int64_t count, int threads, const std::function<void(int64_t, i
   if (state->error) std::rethrow_exception(state->error);
 }
 
+void parallelForDynamic(int64_t count, int threads, int64_t tasks, const std::function<void(int64_t, int64_t)>& fn) {
+  if (count <= 0) return;
+  const int64_t chunks = std::min<int64_t>(count, std::max<int64_t>(1, tasks));
+  const int runners = int(std::min<int64_t>(chunks, std::max(1, std::min(threads, hardwareThreads()))));
+  if (runners <= 1) {
+    fn(0, count);
+    return;
+  }
+  // `runners` threads (the caller among them) take chunk after chunk from a shared counter.
+  std::atomic<int64_t> next{0};
+  parallelFor(runners, runners, [&](int64_t, int64_t) {
+    for (int64_t c = next.fetch_add(1); c < chunks; c = next.fetch_add(1)) fn(count * c / chunks, count * (c + 1) / chunks);
+  });
+}
+
 }  // namespace lrp

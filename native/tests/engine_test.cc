@@ -2,6 +2,7 @@
 // built with it and a GPU is present), CUDA against CPU on random plans, and --bench: vgg-cifar / resnet18-64 shaped
 // random-weight plans at batch 128 and 1024, CPU against CUDA. Exit status 0 when every check passes.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include "../engine/error.h"
 #include "../engine/executor.h"
 #include "../engine/model.h"
+#include "../engine/thread_pool.h"
 #include "test_plans.h"
 
 #ifndef LRP_REFS_DIR
@@ -380,6 +382,42 @@ int testConvTransposedTimes(Device device) {
   return failures;
 }
 
+// parallelForDynamic hands out every index exactly once, in contiguous chunks, whatever the counts of tasks and
+// threads, and passes an exception from a chunk on to the caller.
+int testParallelForDynamic() {
+  int failures = 0;
+  for (int64_t count : {1, 2, 7, 64, 1001}) {
+    for (int64_t tasks : {1, 2, 3, 8, 5000}) {
+      for (int threads : {1, 2, 4}) {
+        std::vector<std::atomic<int>> seen(static_cast<size_t>(count));
+        for (auto& s : seen) s = 0;
+        std::atomic<int> badRange{0};
+        parallelForDynamic(count, threads, tasks, [&](int64_t begin, int64_t end) {
+          if (begin < 0 || end > count || begin >= end) ++badRange;
+          for (int64_t i = begin; i < end; ++i) ++seen[size_t(i)];
+        });
+        const bool once = std::all_of(seen.begin(), seen.end(), [](const std::atomic<int>& s) { return s == 1; });
+        if (!once || badRange) {
+          std::printf("FAIL parallelForDynamic count %ld tasks %ld threads %d: %s\n", long(count), long(tasks), threads,
+                      badRange ? "an empty or out-of-range chunk" : "an index was not run exactly once");
+          ++failures;
+        }
+      }
+    }
+  }
+  try {
+    parallelForDynamic(100, 2, 10, [](int64_t begin, int64_t) {
+      if (begin >= 50) throw Error("E_INTERNAL", "chunk failed");
+    });
+    std::printf("FAIL parallelForDynamic: an exception in a chunk was lost\n");
+    ++failures;
+  } catch (const Error& error) {
+    if (error.code() != "E_INTERNAL") ++failures;
+  }
+  if (failures == 0) std::printf("ok    parallelForDynamic runs every index once and passes exceptions on\n");
+  return failures;
+}
+
 // The engine must refuse a batch of zero and keep working afterwards (the backend's error path).
 int testErrors(Device device) {
   Model model(operationsPlan(), makeBackend(device));
@@ -522,6 +560,7 @@ int main(int argc, char** argv) {
     failures += testErrors(Device::Cpu);
     failures += testGammaQuotients(Device::Cpu);
     failures += testConvTransposedTimes(Device::Cpu);
+    failures += testParallelForDynamic();
     if (cuda) {
       failures += testErrors(Device::Cuda);
       failures += testGammaQuotients(Device::Cuda);
