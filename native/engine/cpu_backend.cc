@@ -342,9 +342,18 @@ class CpuBackend final : public Backend {
         col.reserve(kk * width);
         target = col.data();
       }
-      parallelFor(width, threads_, [&](int64_t c0, int64_t c1) {
-        sgemm(true, false, int(kk), int(c1 - c0), g.outChannels, 1.f, weight, int(kk), sg + c0, int(width), 0.f, target + c0, int(width));
-      });
+      if (width < kk) {
+        // Fewer columns than rows (small maps at batch 1): each thread takes rows of Wᵀ and all the columns, so each
+        // packs its part of W only, instead of all of W for a sliver of columns.
+        parallelFor(kk, threads_, [&](int64_t r0, int64_t r1) {
+          sgemm(true, false, int(r1 - r0), int(width), g.outChannels, 1.f, weight + r0, int(kk), sg, int(width), 0.f,
+                target + r0 * width, int(width));
+        });
+      } else {
+        parallelFor(width, threads_, [&](int64_t c0, int64_t c1) {
+          sgemm(true, false, int(kk), int(c1 - c0), g.outChannels, 1.f, weight, int(kk), sg + c0, int(width), 0.f, target + c0, int(width));
+        });
+      }
       if (direct) continue;
       parallelFor(count, threads_, [&](int64_t k0, int64_t k1) {
         for (int64_t k = k0; k < k1; ++k) {
