@@ -15,8 +15,8 @@ namespace {
 
 constexpr int kMaxTile = 16 * 32;  // the largest MR·NR of any micro-kernel
 
-// Write = 1 asks for the line in a writable state (outputs), 0 for reading.
-template <int Write>
+// Write = true asks for the line in a writable state (outputs), false for reading.
+template <bool Write>
 inline void prefetch(const float* address) {
 #if defined(__GNUC__) || defined(__clang__)
   __builtin_prefetch(address, Write, 3);
@@ -25,8 +25,6 @@ inline void prefetch(const float* address) {
 #endif
 }
 
-inline void prefetchForWrite(const float* address) { prefetch<1>(address); }
-inline void prefetchForRead(const float* address) { prefetch<0>(address); }
 
 int64_t outputPositions(const ConvShape& s) { return int64_t(s.outHeight) * s.outWidth; }
 
@@ -160,25 +158,23 @@ void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, 
   if (position + width <= positions) {
     float* c = p.y + sample * p.ySampleStride + int64_t(row) * positions + position;
     // The outputs are usually not in cache yet: request their lines now, so the kernel's stores at the end of the
-    // tile (after kc steps) do not stall on them.
-    for (int r = 0; r < rows; ++r) {
-      prefetchForWrite(c + int64_t(r) * positions);
-      prefetchForWrite(c + int64_t(r) * positions + width - 1);
-    }
-    if (last && p.scale) {  // and the factors the epilogue reads
-      const float* f = p.scale + (c - p.y);
+    // tile (after kc steps) do not stall on them; the same for the factors the epilogue reads and the ReLU copy it
+    // writes. `first` is the tile's first value in an array laid out as y.
+    auto prefetchTile = [&](const float* first, bool write) {
       for (int r = 0; r < rows; ++r) {
-        prefetchForRead(f + int64_t(r) * positions);
-        prefetchForRead(f + int64_t(r) * positions + width - 1);
+        const float* line = first + int64_t(r) * positions;
+        if (write) {
+          prefetch<true>(line);
+          prefetch<true>(line + width - 1);
+        } else {
+          prefetch<false>(line);
+          prefetch<false>(line + width - 1);
+        }
       }
-    }
-    if (last && p.relu) {  // the same for the ReLU copy, written right after the kernel
-      float* relu = p.relu + (c - p.y);
-      for (int r = 0; r < rows; ++r) {
-        prefetchForWrite(relu + int64_t(r) * positions);
-        prefetchForWrite(relu + int64_t(r) * positions + width - 1);
-      }
-    }
+    };
+    prefetchTile(c, true);
+    if (last && p.scale) prefetchTile(p.scale + (c - p.y), false);
+    if (last && p.relu) prefetchTile(p.relu + (c - p.y), true);
     micro.kernel(depth, a, b, p.alpha, accumulate, c, int(positions), rows, width);
     if (addBias) biasRows(c, positions);
     if (last && p.scale) scaleRows(c, positions, p.scale + (c - p.y), width);
