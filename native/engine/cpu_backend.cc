@@ -159,6 +159,27 @@ class CpuBackend final : public Backend {
   }
 
   void denseTransposed(int batch, int in, int out, const float* s, const float* weight, float* dx) override {
+    if (batch <= 4 && out >= 512) {
+      // Batches of up to 4 stream W once and do little arithmetic on it. Split by columns, each thread would read a
+      // segment of every row of W, which the prefetchers follow at half the bandwidth; split by rows, each reads its
+      // rows whole: dx = s[:, :h]·W[:h, :] + s[:, h:]·W[h:, :], always these two halves (the bits do not depend on
+      // the thread count), the second into scratch, each half's columns shared by threads beyond two.
+      const int half = out / 2;
+      Scratch second(*this);
+      second.reserve(int64_t(batch) * in);
+      const int slices = std::max(1, threads_ / 2);
+      parallelFor(2 * slices, threads_, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+          const int part = int(t / slices), k0 = part ? half : 0, k1 = part ? out : half;
+          const int i0 = int(int64_t(in) * (t % slices) / slices), i1 = int(int64_t(in) * (t % slices + 1) / slices);
+          if (i1 > i0)
+            sgemm(false, false, batch, i1 - i0, k1 - k0, 1.f, s + k0, out, weight + int64_t(k0) * in + i0, in, 0.f,
+                  (part ? second.data() : dx) + i0, in);
+        }
+      });
+      add(dx, second.data(), int64_t(batch) * in);
+      return;
+    }
     // dx[:, i0:i1] = s · W[:, i0:i1]
     parallelFor(in, threads_, [&](int64_t i0, int64_t i1) {
       sgemm(false, false, batch, int(i1 - i0), out, 1.f, s, out, weight + i0, in, 0.f, dx + i0, in);
@@ -229,6 +250,36 @@ class CpuBackend final : public Backend {
     });
   }
 
+  // g without padding, over an input grown by it: the rows and columns its taps reach, (out − 1)·stride + span.
+  static ConvGeometry unpaddedGeometry(const ConvGeometry& g) {
+    ConvGeometry u = g;
+    u.inHeight = (g.outHeight - 1) * g.strideHeight + (g.kernelHeight - 1) * g.dilationHeight + 1;
+    u.inWidth = (g.outWidth - 1) * g.strideWidth + (g.kernelWidth - 1) * g.dilationWidth + 1;
+    u.padTop = u.padLeft = 0;
+    return u;
+  }
+
+  // xp = x placed at (padTop, padLeft) of u's larger planes, zero around it (and cropped where u reaches less far).
+  void padCopy(const ConvGeometry& g, const ConvGeometry& u, int batch, const float* x, float* xp) {
+    const int64_t planes = int64_t(batch) * g.inChannels, inPlane = int64_t(g.inHeight) * g.inWidth;
+    const int64_t outPlane = int64_t(u.inHeight) * u.inWidth;
+    const int w0 = std::max(0, g.padLeft), w1 = std::min(u.inWidth, g.padLeft + g.inWidth);
+    parallelFor(planes, threadsFor(planes * outPlane), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p)
+        for (int h = 0; h < u.inHeight; ++h) {
+          float* row = xp + p * outPlane + int64_t(h) * u.inWidth;
+          const int source = h - g.padTop;
+          if (source < 0 || source >= g.inHeight || w1 <= w0) {
+            std::memset(row, 0, sizeof(float) * size_t(u.inWidth));
+            continue;
+          }
+          std::memset(row, 0, sizeof(float) * size_t(w0));
+          std::memcpy(row + w0, x + p * inPlane + int64_t(source) * g.inWidth + (w0 - g.padLeft), sizeof(float) * size_t(w1 - w0));
+          std::memset(row + w1, 0, sizeof(float) * size_t(u.inWidth - w1));
+        }
+    });
+  }
+
   // convForward, with max(y, 0) also written to `relu` when it is not null, and y multiplied elementwise by `scale`
   // (laid out as y) when that is not null (groups 1 only; scale not with accumulate).
   void convForwardInto(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
@@ -239,6 +290,15 @@ class CpuBackend final : public Backend {
       xs.reserve(int64_t(batch) * g.inChannels * g.outHeight * g.outWidth);
       subsample(g, batch, x, xs.data());
       return convForwardInto(subsampledGeometry(g), batch, xs.data(), weight, bias, y, accumulate, sign, relu, scale);
+    }
+    if (kernels::convGemmPrefersPaddedInput(groupShape(g))) {
+      // One zero-padded copy of the input, whose panels the kernel then reads in place, instead of packing each
+      // input value once per kernel tap.
+      const ConvGeometry unpadded = unpaddedGeometry(g);
+      Scratch xp(*this);
+      xp.reserve(int64_t(batch) * g.inChannels * unpadded.inHeight * unpadded.inWidth);
+      padCopy(g, unpadded, batch, x, xp.data());
+      return convForwardInto(unpadded, batch, xp.data(), weight, bias, y, accumulate, sign, relu, scale);
     }
     const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inChannels) * g.inHeight * g.inWidth;
     const int64_t ySize = int64_t(g.outChannels) * outSize;

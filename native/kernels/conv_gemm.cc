@@ -123,12 +123,59 @@ void packConvPanel(const GemmMicroKernel& micro, const ConvGemmProblem& p, int k
       for (int e = width; e < nr; ++e) packed[int64_t(k) * nr + e] = 0.f;
 }
 
+// Where each half of a panel's columns reads contiguous input (lies in one output row of an unpadded stride-1
+// convolution, or in one sample of a 1×1 one), the micro-kernel's kernelAt reads the B rows in place: half h of row k at
+// half[h] + offsets[k]. That skips packing, which copies each input value once per kernel tap. Full-width panels only,
+// so every in-place tile has the packed tiles' shape (the same bits either way).
+struct InPlacePanel {
+  const float* half[2];  // null: pack this panel
+};
+
+InPlacePanel inPlacePanel(const GemmMicroKernel& micro, const ConvGemmProblem& p, int64_t col, int width) {
+  const ConvShape& s = p.shape;
+  if (!micro.kernelAt || width != micro.nr || s.padTop != 0 || s.padLeft != 0 || s.strideWidth != 1) return {};
+  // Every tap of every output position inside the image (no padding to supply).
+  if (int64_t(s.outHeight - 1) * s.strideHeight + int64_t(s.kernelHeight - 1) * s.dilationHeight >= s.height ||
+      int64_t(s.outWidth - 1) + int64_t(s.kernelWidth - 1) * s.dilationWidth >= s.width)
+    return {};
+  const int64_t positions = outputPositions(s);
+  const bool wholePlane = s.kernelHeight == 1 && s.kernelWidth == 1 && s.strideHeight == 1 && s.outWidth == s.width;
+  const int length = micro.nr / 2;
+  InPlacePanel panel;
+  for (int h = 0; h < 2; ++h) {
+    const int64_t c = col + h * length, sample = c / positions, position = c % positions;
+    const int oh = int(position / s.outWidth), ow = int(position % s.outWidth);
+    if (wholePlane ? position + length > positions : ow + length > s.outWidth) return {};
+    panel.half[h] = p.x + sample * p.xSampleStride + int64_t(oh) * s.strideHeight * s.width + ow;
+  }
+  return panel;
+}
+
+// offsets[k] for every row k of the virtual im2col matrix: where tap (i, j) of channel c lies relative to the input
+// position of a column's tap (0, 0).
+void inPlaceOffsets(const ConvShape& s, int depth, std::vector<int64_t>& offsets) {
+  const int taps = s.kernelHeight * s.kernelWidth;
+  const int64_t plane = int64_t(s.height) * s.width;
+  offsets.resize(size_t(depth));
+  for (int k = 0; k < depth; ++k) {
+    const int c = k / taps, t = k % taps;
+    offsets[size_t(k)] = c * plane + int64_t(t / s.kernelWidth) * s.dilationHeight * s.width + int64_t(t % s.kernelWidth) * s.dilationWidth;
+  }
+}
+
 // Runs the micro-kernel for the C tile at rows [row, row + rows) and columns [col, col + width). A tile inside one
 // sample's output is stored in place; one that spans several samples goes through a local tile (same arithmetic).
 // With `last` (the last K block), alpha·bias is added to the tile right after the kernel stored it, the tile multiplied
 // by `scale` and max(·, 0) written to `relu`, while the tile is still in L1: none costs a pass of its own over memory.
-void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, const float* a, const float* b, int row,
-             int rows, int64_t col, int width, bool accumulate, bool last) {
+// `b` is the packed B panel, or with `offsets` the first of the panel's halves in the image, `second` the other, for
+// micro.kernelAt (see inPlacePanel).
+void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, const float* a, const float* b,
+             const float* second, const int64_t* offsets, int row, int rows, int64_t col, int width, bool accumulate,
+             bool last) {
+  auto multiply = [&](float* c, int ldc) {
+    if (offsets) micro.kernelAt(depth, a, b, second, offsets, p.alpha, accumulate, c, ldc, rows, width);
+    else micro.kernel(depth, a, b, p.alpha, accumulate, c, ldc, rows, width);
+  };
   const int64_t positions = outputPositions(p.shape);
   const int64_t sample = col / positions, position = col % positions;
   const bool addBias = last && p.bias;
@@ -175,7 +222,7 @@ void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, 
     prefetchTile(c, true);
     if (last && p.scale) prefetchTile(p.scale + (c - p.y), false);
     if (last && p.relu) prefetchTile(p.relu + (c - p.y), true);
-    micro.kernel(depth, a, b, p.alpha, accumulate, c, int(positions), rows, width);
+    multiply(c, int(positions));
     if (addBias) biasRows(c, positions);
     if (last && p.scale) scaleRows(c, positions, p.scale + (c - p.y), width);
     if (last && p.relu) reluRows(c, positions, p.relu + (c - p.y), width);
@@ -199,7 +246,7 @@ void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, 
     for (int r = 0; r < rows; ++r)
       for (int k = 0; k < count; ++k)
         for (int e = 0; e < pieces[k].length; ++e) tile[r * micro.nr + pieces[k].begin + e] = pieces[k].y[r * positions + e];
-  micro.kernel(depth, a, b, p.alpha, accumulate, tile, micro.nr, rows, width);
+  multiply(tile, micro.nr);
   if (addBias) biasRows(tile, micro.nr);
   if (last && p.scale)
     for (int k = 0; k < count; ++k) scaleRows(tile + pieces[k].begin, micro.nr, p.scale + (pieces[k].y - p.y), pieces[k].length);
@@ -247,6 +294,20 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
   // later; it reads all of A for every panel, so only where the prepacked A is small enough to stay in L2. Each C
   // element still sums the same K blocks in the same order: the results are the same bits either way.
   const bool panelOuter = prepacked && M <= mcBlock && K > kcBlock && int64_t(M) * K <= (int64_t(192) << 10);
+  thread_local std::vector<int64_t> offsets;
+  if (micro.kernelAt) inPlaceOffsets(s, K, offsets);
+  // The B panel for K block pc of the panel at `col`: read in place where it can be (b = its base, with offsets), else
+  // packed into `packed` (b = packed, no offsets).
+  struct PanelB {
+    const float *b, *second;
+    const int64_t* offsets;
+  };
+  auto panelB = [&](int pc, int kc, int64_t col, int width, float* packed) -> PanelB {
+    const InPlacePanel in = inPlacePanel(micro, p, col, width);
+    if (in.half[0]) return {in.half[0], in.half[1], offsets.data() + pc};
+    packConvPanel(micro, p, pc, kc, col, width, packed);
+    return {packed, nullptr, nullptr};
+  };
   for (int64_t jc = 0; jc < cols; jc += ncBlock) {
     const int nc = int(std::min<int64_t>(ncBlock, cols - jc));
     if (panelOuter) {
@@ -255,9 +316,9 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
         for (int pc = 0; pc < K; pc += kcBlock) {
           const int kc = std::min(kcBlock, K - pc);
           const float* a = blockA(0, M, pc, kc, packedA);
-          packConvPanel(micro, p, pc, kc, col0 + jc + jr, width, packedB);
+          const PanelB b = panelB(pc, kc, col0 + jc + jr, width, packedB);
           for (int ir = 0; ir < M; ir += MR)
-            runTile(micro, p, kc, a + int64_t(ir) * kc, packedB, ir, std::min(MR, M - ir), col0 + jc + jr, width,
+            runTile(micro, p, kc, a + int64_t(ir) * kc, b.b, b.second, b.offsets, ir, std::min(MR, M - ir), col0 + jc + jr, width,
                     pc > 0 || p.accumulate, pc + kc == K);
         }
       }
@@ -271,22 +332,25 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
         const float* a = blockA(0, M, pc, kc, packedA);
         for (int jr = 0; jr < nc; jr += NR) {
           const int width = std::min(NR, nc - jr);
-          packConvPanel(micro, p, pc, kc, col0 + jc + jr, width, packedB);
+          const PanelB b = panelB(pc, kc, col0 + jc + jr, width, packedB);
           for (int ir = 0; ir < M; ir += MR)
-            runTile(micro, p, kc, a + int64_t(ir) * kc, packedB, ir, std::min(MR, M - ir), col0 + jc + jr, width,
+            runTile(micro, p, kc, a + int64_t(ir) * kc, b.b, b.second, b.offsets, ir, std::min(MR, M - ir), col0 + jc + jr, width,
                     accumulate, pc + kc == K);
         }
         continue;
       }
+      thread_local std::vector<PanelB> panels;
+      panels.clear();
       for (int jr = 0; jr < nc; jr += NR)
-        packConvPanel(micro, p, pc, kc, col0 + jc + jr, std::min(NR, nc - jr), packedB + int64_t(jr) * kc);
+        panels.push_back(panelB(pc, kc, col0 + jc + jr, std::min(NR, nc - jr), packedB + int64_t(jr) * kc));
       for (int ic = 0; ic < M; ic += mcBlock) {
         const int mc = std::min(mcBlock, M - ic);
         const float* a = blockA(ic, mc, pc, kc, packedA);
         for (int jr = 0; jr < nc; jr += NR)
           for (int ir = 0; ir < mc; ir += MR)
-            runTile(micro, p, kc, a + int64_t(ir) * kc, packedB + int64_t(jr) * kc, ic + ir, std::min(MR, mc - ir),
-                    col0 + jc + jr, std::min(NR, nc - jr), accumulate, pc + kc == K);
+            runTile(micro, p, kc, a + int64_t(ir) * kc, panels[size_t(jr / NR)].b, panels[size_t(jr / NR)].second,
+                    panels[size_t(jr / NR)].offsets, ic + ir,
+                    std::min(MR, mc - ir), col0 + jc + jr, std::min(NR, nc - jr), accumulate, pc + kc == K);
       }
     }
   }
@@ -366,6 +430,11 @@ ConvWeightPacking packConvWeights(const float* weight, int rows, int depth) {
   packing.view = PackedConvWeights{packing.data.data(), micro, rowStride, 0};
   packing.tileRows = micro->mr;
   return packing;
+}
+
+bool convGemmPrefersPaddedInput(const ConvShape& s) {
+  const auto* micro = static_cast<const GemmMicroKernel*>(availableConvGemmKernels().back().layout);
+  return micro && micro->kernelAt && (s.padTop > 0 || s.padLeft > 0) && s.strideWidth == 1 && s.outWidth % (micro->nr / 2) == 0;
 }
 
 void convGemm(const ConvGemmProblem& problem, int64_t col0, int64_t cols) {

@@ -39,6 +39,11 @@ struct GemmMicroKernel {
   // reading only valid lanes. May write zeros up to 16 floats past a run's end: later runs and rows overwrite them, and
   // callers leave slack after the last row. Null: conv_gemm.cc's portable loops.
   void (*packConv)(const ConvPanelPlan& plan, int k0, int depth, float* packed);
+  // As `kernel`, with the B panel read in place instead of packed: row k is the NR/2 floats at first + offsets[k]
+  // followed by the NR/2 at second + offsets[k] (a convolution panel whose two halves each read contiguous input).
+  // Same operations per element as `kernel`, so the same bits. Null: the driver always packs.
+  void (*kernelAt)(int depth, const float* a, const float* first, const float* second, const int64_t* offsets,
+                   float alpha, bool accumulate, float* C, int ldc, int rows, int cols) = nullptr;
 };
 
 // A 64-byte aligned scratch buffer that only grows; one per thread and use, so concurrent callers never share it.

@@ -195,6 +195,27 @@ int main() {
   cases.push_back(fixedCase(5, 33, 1, 1, 0, 13, 5));
   cases.push_back(fixedCase(3, 32, 3, 1, 1, 64, 5));
   cases.push_back(fixedCase(16, 7, 3, 2, 1, 24, 9));
+  // Unpadded stride-1 maps whose rows hold whole half-panels, which the AVX2 kernel reads in place (kernelAt): two
+  // rows, one and two panels per output row, K beyond one block with M beyond MC, dilation, a row stride of 2 with
+  // column stride 1, and halves of one panel in two samples (3×8 maps).
+  cases.push_back(fixedCase(7, 10, 3, 1, 0, 20, 3));
+  cases.push_back(fixedCase(7, 18, 3, 1, 0, 20, 3));
+  cases.push_back(fixedCase(9, 34, 3, 1, 0, 13, 2));
+  cases.push_back(fixedCase(48, 18, 3, 1, 0, 250, 2));
+  {
+    Case c = fixedCase(5, 21, 3, 1, 0, 11, 2);
+    c.shape.dilationHeight = c.shape.dilationWidth = 2;
+    c.shape.outHeight = c.shape.outWidth = outSize(21, 3, 1, 0, 2);
+    cases.push_back(c);
+    c = fixedCase(6, 19, 3, 1, 0, 12, 3);
+    c.shape.strideHeight = 2;
+    c.shape.outHeight = outSize(19, 3, 2, 0, 1);
+    cases.push_back(c);
+    c = fixedCase(4, 10, 3, 1, 0, 9, 3);
+    c.shape.height = 5;
+    c.shape.outHeight = 3;
+    cases.push_back(c);
+  }
   int failures = 0;
   for (const ConvGemmKernel& kernel : kernels) {
     double maxError = 0;
@@ -232,6 +253,33 @@ int main() {
       }
     }
     std::printf("%-9s max error vs float64 %.2e over %zu shapes\n", kernel.name, maxError, cases.size());
+  }
+  // A padded convolution (packed panels) and the unpadded one over a zero-padded copy of the input (panels read in
+  // place where the kernel can): the same bits.
+  for (const ConvGemmKernel& kernel : kernels) {
+    const int sizes[][4] = {{16, 3, 1, 5}, {32, 3, 1, 3}, {16, 5, 2, 40}, {17, 3, 1, 8}, {32, 1, 0, 7}, {8, 3, 1, 9}, {24, 3, 1, 4}};
+    for (const auto& size : sizes) {
+      const int width = size[0], k = size[1], pad = size[2], channels = size[3];
+      std::mt19937 dataRng(7);
+      const Case padded = fixedCase(channels, width, k, 1, pad, 14, 2);
+      const Data d = makeData(padded, dataRng);
+      Case inPlace = fixedCase(channels, width + 2 * pad, k, 1, 0, 14, 2);
+      inPlace.accumulate = padded.accumulate;
+      Data e = d;
+      const int wide = width + 2 * pad;
+      e.xStride = int64_t(channels) * wide * wide;
+      e.x.assign(size_t(e.xStride * 2), 0.f);
+      for (int n = 0; n < 2; ++n)
+        for (int c = 0; c < channels; ++c)
+          for (int h = 0; h < width; ++h)
+            for (int w = 0; w < width; ++w)
+              e.x[size_t(n * e.xStride + (int64_t(c) * wide + h + pad) * wide + w + pad)] =
+                  d.x[size_t(n * d.xStride + (int64_t(c) * width + h) * width + w)];
+      if (run(kernel, padded, d, {}) != run(kernel, inPlace, e, {})) {
+        ++failures;
+        std::printf("FAIL %s %s: the padded and the pre-padded convolution differ\n", kernel.name, describe(padded).c_str());
+      }
+    }
   }
   std::printf("%zu shapes × %zu kernels: %s\n", cases.size(), kernels.size(), failures ? "FAILED" : "all passed");
   return failures ? 1 : 0;

@@ -382,6 +382,119 @@ int testConvTransposedTimes(Device device) {
   return failures;
 }
 
+// The paths chosen by shape: denseTransposed's two-halves row split at batch ≤ 4 and the column split above it, and
+// convForward's padded copy read in place (stride-1 maps whose rows hold whole half-panels) against packing. Each
+// against float64, and bit-identical for 1, 2 and 3 threads.
+int testShapePaths(Device device) {
+  std::unique_ptr<Backend> backend = makeBackend(device);
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> value(-1.f, 1.f);
+  int failures = 0;
+  auto randomValues = [&](int64_t count) {
+    std::vector<float> v(static_cast<size_t>(count));
+    for (float& x : v) x = value(rng);
+    return v;
+  };
+  // Runs `compute` (inputs uploaded, output downloaded) with 1, 2 and 3 threads and checks it against `reference`.
+  auto check = [&](const std::string& name, const std::vector<std::vector<float>>& inputs, int64_t outCount,
+                   const std::vector<double>& reference, const std::vector<double>& scale,
+                   const std::function<void(const std::vector<const float*>&, float*)>& compute) {
+    // A fresh backend: it caches derived weights by address, which a freed buffer may pass on to the next case.
+    backend = makeBackend(device);
+    std::vector<Buffer> buffers;
+    std::vector<const float*> pointers;
+    for (const auto& v : inputs) {
+      buffers.emplace_back(*backend, int64_t(v.size()));
+      backend->upload(buffers.back().data(), v.data(), int64_t(v.size()));
+      pointers.push_back(buffers.back().data());
+    }
+    std::vector<float> first;
+    for (int threads : {1, 2, 3}) {
+      backend->setThreads(threads);
+      Buffer out(*backend, outCount);
+      compute(pointers, out.data());
+      std::vector<float> result(static_cast<size_t>(outCount));
+      backend->download(result.data(), out.data(), outCount);
+      for (int64_t i = 0; i < outCount; ++i) {
+        if (std::fabs(result[size_t(i)] - reference[size_t(i)]) > 1e-5 * scale[size_t(i)] + 1e-6) {
+          std::printf("FAIL %s (%s), %d threads: element %ld is %.9g, float64 gives %.9g\n", name.c_str(), backend->name(),
+                      threads, long(i), result[size_t(i)], reference[size_t(i)]);
+          ++failures;
+          return;
+        }
+      }
+      if (first.empty()) first = result;
+      else if (result != first) {
+        std::printf("FAIL %s (%s): %d threads change bits\n", name.c_str(), backend->name(), threads);
+        ++failures;
+        return;
+      }
+    }
+  };
+  for (int batch : {1, 3, 4, 5}) {
+    for (const auto& [in, out] : std::vector<std::pair<int, int>>{{37, 600}, {520, 1031}, {9, 100}}) {
+      const std::vector<float> s = randomValues(int64_t(batch) * out), w = randomValues(int64_t(out) * in);
+      std::vector<double> reference(size_t(batch) * in, 0.0), scale(size_t(batch) * in, 0.0);
+      for (int n = 0; n < batch; ++n)
+        for (int k = 0; k < out; ++k)
+          for (int i = 0; i < in; ++i) {
+            const double term = double(s[size_t(n * out + k)]) * w[size_t(k) * in + i];
+            reference[size_t(n) * in + i] += term;
+            scale[size_t(n) * in + i] += std::fabs(term);
+          }
+      check("denseTransposed batch " + std::to_string(batch) + ", " + std::to_string(out) + "→" + std::to_string(in),
+            {s, w}, int64_t(batch) * in, reference, scale, [&](const std::vector<const float*>& p, float* dx) {
+              backend->denseTransposed(batch, in, out, p[0], p[1], dx);
+            });
+    }
+  }
+  struct ConvCase {
+    const char* name;
+    int batch;
+    ConvGeometry g;
+  };
+  const std::vector<ConvCase> convCases{
+      {"3x3 pad 1, 8x8 (two rows per panel)", 3, {10, 8, 8, 14, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"3x3 pad 1, 16x16", 2, {6, 16, 16, 7, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"5x5 pad 2 dilation 1, 8x24", 2, {4, 8, 24, 9, 8, 24, 5, 5, 1, 1, 2, 2, 1, 1, 1}},
+      {"3x3 pad 2 dilation 2, 16x8", 2, {5, 16, 8, 6, 16, 8, 3, 3, 1, 1, 2, 2, 2, 2, 1}},
+      {"3x3 pad 1 row stride 2, 9x16", 2, {5, 9, 16, 6, 5, 16, 3, 3, 2, 1, 1, 1, 1, 1, 1}},
+      {"3x3 pad 1, 7x7 (packed)", 2, {5, 7, 7, 6, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+  };
+  for (const ConvCase& c : convCases) {
+    const ConvGeometry& g = c.g;
+    const std::vector<float> x = randomValues(int64_t(c.batch) * g.inChannels * g.inHeight * g.inWidth);
+    const std::vector<float> w = randomValues(int64_t(g.outChannels) * g.inChannels * g.kernelHeight * g.kernelWidth);
+    const std::vector<float> b = randomValues(g.outChannels);
+    const int64_t outCount = int64_t(c.batch) * g.outChannels * g.outHeight * g.outWidth;
+    std::vector<double> reference(static_cast<size_t>(outCount)), scale(static_cast<size_t>(outCount));
+    for (int n = 0; n < c.batch; ++n)
+      for (int m = 0; m < g.outChannels; ++m)
+        for (int oh = 0; oh < g.outHeight; ++oh)
+          for (int ow = 0; ow < g.outWidth; ++ow) {
+            double sum = b[size_t(m)], magnitude = std::fabs(b[size_t(m)]);
+            for (int ch = 0; ch < g.inChannels; ++ch)
+              for (int i = 0; i < g.kernelHeight; ++i)
+                for (int j = 0; j < g.kernelWidth; ++j) {
+                  const int h = oh * g.strideHeight - g.padTop + i * g.dilationHeight;
+                  const int v = ow * g.strideWidth - g.padLeft + j * g.dilationWidth;
+                  if (h < 0 || h >= g.inHeight || v < 0 || v >= g.inWidth) continue;
+                  const double term = double(w[size_t(((m * g.inChannels + ch) * g.kernelHeight + i) * g.kernelWidth + j)]) *
+                                      x[size_t(((int64_t(n) * g.inChannels + ch) * g.inHeight + h) * g.inWidth + v)];
+                  sum += term;
+                  magnitude += std::fabs(term);
+                }
+            const size_t at = size_t(((int64_t(n) * g.outChannels + m) * g.outHeight + oh) * g.outWidth + ow);
+            reference[at] = sum;
+            scale[at] = magnitude;
+          }
+    check(std::string("convForward ") + c.name, {x, w, b}, outCount, reference, scale,
+          [&](const std::vector<const float*>& p, float* y) { backend->convForward(g, c.batch, p[0], p[1], p[2], y, false, 1.f); });
+  }
+  if (failures == 0) std::printf("ok    denseTransposed and convForward (%s) by shape path, against float64\n", backend->name());
+  return failures;
+}
+
 // parallelForDynamic hands out every index exactly once, in contiguous chunks, whatever the counts of tasks and
 // threads, and passes an exception from a chunk on to the caller.
 int testParallelForDynamic() {
@@ -560,6 +673,7 @@ int main(int argc, char** argv) {
     failures += testErrors(Device::Cpu);
     failures += testGammaQuotients(Device::Cpu);
     failures += testConvTransposedTimes(Device::Cpu);
+    failures += testShapePaths(Device::Cpu);
     failures += testParallelForDynamic();
     if (cuda) {
       failures += testErrors(Device::Cuda);
