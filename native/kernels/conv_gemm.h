@@ -59,8 +59,9 @@ struct ConvWeightPacking {
 ConvWeightPacking packConvWeights(const float* weight, int rows, int depth);
 
 // True where convGemm would read most B panels of the unpadded version of this padded convolution in place (stride-1
-// rows of whole half-panels, with a kernel that has GemmMicroKernel::kernelAt): the caller should then pad a copy of the input
-// once and pass the unpadded shape, instead of having every panel packed (each input value copied once per tap).
+// rows of whole half-panels, with a kernel that has GemmMicroKernel::kernelAt): the caller should then pad a copy of
+// the input once and pass the unpadded shape, instead of having every panel packed (each input value copied once per
+// kernel tap).
 bool convGemmPrefersPaddedInput(const ConvShape& shape);
 
 // The implementation matching sgemm's choice.

@@ -352,6 +352,7 @@ LRP_AVX2 inline void storeTile6x16(const float* acc, float alpha, bool accumulat
     std::memcpy(C + static_cast<ptrdiff_t>(r) * ldc, tile + r * kNR, sizeof(float) * static_cast<size_t>(cols));
 }
 
+// A full tile's C rows that the kernel adds to, requested before the k loop so that they are in L1 after it.
 LRP_AVX2 inline void prefetchTile6(float* C, int ldc, int rows, int cols, bool accumulate) {
   if (rows == kMR && cols == kNR && accumulate)
     for (int r = 0; r < kMR; ++r) _mm_prefetch(reinterpret_cast<const char*>(C + static_cast<ptrdiff_t>(r) * ldc), _MM_HINT_T0);
