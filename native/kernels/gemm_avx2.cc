@@ -166,108 +166,62 @@ LRP_AVX2 void packB16(bool transB, const float* B, int ldb, int cols, int depth,
   } while (0)
 
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(LRP_GEMM_NO_ASM)
+// One k step of the 6×16 loop in assembly: six broadcasts of A (the first at byte offset `a0` from %[a]) times the B
+// vectors in ymm12/ymm13, into the 12 accumulators ymm0–ymm11. `a0` is a string: GNU as adds the +4… itself.
+#define LRP_ASM_ROWS6(a0)                              \
+  "vbroadcastss " a0 "(%[a]), %%ymm14\n"               \
+  "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n"             \
+  "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n"             \
+  "vbroadcastss " a0 "+4(%[a]), %%ymm15\n"             \
+  "vfmadd231ps %%ymm12, %%ymm15, %%ymm2\n"             \
+  "vfmadd231ps %%ymm13, %%ymm15, %%ymm3\n"             \
+  "vbroadcastss " a0 "+8(%[a]), %%ymm14\n"             \
+  "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n"             \
+  "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n"             \
+  "vbroadcastss " a0 "+12(%[a]), %%ymm15\n"            \
+  "vfmadd231ps %%ymm12, %%ymm15, %%ymm6\n"             \
+  "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n"             \
+  "vbroadcastss " a0 "+16(%[a]), %%ymm14\n"            \
+  "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n"             \
+  "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n"             \
+  "vbroadcastss " a0 "+20(%[a]), %%ymm15\n"            \
+  "vfmadd231ps %%ymm12, %%ymm15, %%ymm10\n"            \
+  "vfmadd231ps %%ymm13, %%ymm15, %%ymm11\n"
+
+// The 12 accumulators ymm0–ymm11 zeroed, and stored to %[acc] row by row (the layout storeTile6x16 reads).
+#define LRP_ASM_ZERO12                                                                                                \
+  "vxorps %%ymm0, %%ymm0, %%ymm0\n" "vmovaps %%ymm0, %%ymm1\n" "vmovaps %%ymm0, %%ymm2\n" "vmovaps %%ymm0, %%ymm3\n" \
+  "vmovaps %%ymm0, %%ymm4\n" "vmovaps %%ymm0, %%ymm5\n" "vmovaps %%ymm0, %%ymm6\n" "vmovaps %%ymm0, %%ymm7\n"        \
+  "vmovaps %%ymm0, %%ymm8\n" "vmovaps %%ymm0, %%ymm9\n" "vmovaps %%ymm0, %%ymm10\n" "vmovaps %%ymm0, %%ymm11\n"
+#define LRP_ASM_STORE12                                                                                               \
+  "vmovaps %%ymm0, 0(%[acc])\n" "vmovaps %%ymm1, 32(%[acc])\n" "vmovaps %%ymm2, 64(%[acc])\n"                       \
+  "vmovaps %%ymm3, 96(%[acc])\n" "vmovaps %%ymm4, 128(%[acc])\n" "vmovaps %%ymm5, 160(%[acc])\n"                    \
+  "vmovaps %%ymm6, 192(%[acc])\n" "vmovaps %%ymm7, 224(%[acc])\n" "vmovaps %%ymm8, 256(%[acc])\n"                   \
+  "vmovaps %%ymm9, 288(%[acc])\n" "vmovaps %%ymm10, 320(%[acc])\n" "vmovaps %%ymm11, 352(%[acc])\n"
+
 // The k loop in assembly: compilers spill one of the 12 accumulators of the intrinsic version (15 live ymm registers
 // plus a second broadcast register for scheduling), which costs ~10% of the micro-kernel. LRP_GEMM_NO_ASM selects
 // the intrinsic version, which is what MSVC builds.
 LRP_AVX2 void accumulate6x16(int depth, const float* a, const float* b, float* acc) {
   long k4 = depth / 4, k1 = depth % 4;
   __asm__ volatile(
-      "vxorps %%ymm0, %%ymm0, %%ymm0\n"
-      "vmovaps %%ymm0, %%ymm1\n"
-      "vmovaps %%ymm0, %%ymm2\n"
-      "vmovaps %%ymm0, %%ymm3\n"
-      "vmovaps %%ymm0, %%ymm4\n"
-      "vmovaps %%ymm0, %%ymm5\n"
-      "vmovaps %%ymm0, %%ymm6\n"
-      "vmovaps %%ymm0, %%ymm7\n"
-      "vmovaps %%ymm0, %%ymm8\n"
-      "vmovaps %%ymm0, %%ymm9\n"
-      "vmovaps %%ymm0, %%ymm10\n"
-      "vmovaps %%ymm0, %%ymm11\n"
+      LRP_ASM_ZERO12
       "test %[k4], %[k4]\n"
       "jz 2f\n"
       "1:\n"
       "prefetcht0 384(%[a])\n"
       "vmovaps 0(%[b]), %%ymm12\n"
       "vmovaps 32(%[b]), %%ymm13\n"
-      "vbroadcastss 0(%[a]), %%ymm14\n"
-      "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n"
-      "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n"
-      "vbroadcastss 4(%[a]), %%ymm15\n"
-      "vfmadd231ps %%ymm12, %%ymm15, %%ymm2\n"
-      "vfmadd231ps %%ymm13, %%ymm15, %%ymm3\n"
-      "vbroadcastss 8(%[a]), %%ymm14\n"
-      "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n"
-      "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n"
-      "vbroadcastss 12(%[a]), %%ymm15\n"
-      "vfmadd231ps %%ymm12, %%ymm15, %%ymm6\n"
-      "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n"
-      "vbroadcastss 16(%[a]), %%ymm14\n"
-      "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n"
-      "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n"
-      "vbroadcastss 20(%[a]), %%ymm15\n"
-      "vfmadd231ps %%ymm12, %%ymm15, %%ymm10\n"
-      "vfmadd231ps %%ymm13, %%ymm15, %%ymm11\n"
+      LRP_ASM_ROWS6("0")
       "vmovaps 64(%[b]), %%ymm12\n"
       "vmovaps 96(%[b]), %%ymm13\n"
-      "vbroadcastss 24(%[a]), %%ymm14\n"
-      "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n"
-      "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n"
-      "vbroadcastss 28(%[a]), %%ymm15\n"
-      "vfmadd231ps %%ymm12, %%ymm15, %%ymm2\n"
-      "vfmadd231ps %%ymm13, %%ymm15, %%ymm3\n"
-      "vbroadcastss 32(%[a]), %%ymm14\n"
-      "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n"
-      "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n"
-      "vbroadcastss 36(%[a]), %%ymm15\n"
-      "vfmadd231ps %%ymm12, %%ymm15, %%ymm6\n"
-      "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n"
-      "vbroadcastss 40(%[a]), %%ymm14\n"
-      "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n"
-      "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n"
-      "vbroadcastss 44(%[a]), %%ymm15\n"
-      "vfmadd231ps %%ymm12, %%ymm15, %%ymm10\n"
-      "vfmadd231ps %%ymm13, %%ymm15, %%ymm11\n"
+      LRP_ASM_ROWS6("24")
       "vmovaps 128(%[b]), %%ymm12\n"
       "vmovaps 160(%[b]), %%ymm13\n"
-      "vbroadcastss 48(%[a]), %%ymm14\n"
-      "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n"
-      "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n"
-      "vbroadcastss 52(%[a]), %%ymm15\n"
-      "vfmadd231ps %%ymm12, %%ymm15, %%ymm2\n"
-      "vfmadd231ps %%ymm13, %%ymm15, %%ymm3\n"
-      "vbroadcastss 56(%[a]), %%ymm14\n"
-      "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n"
-      "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n"
-      "vbroadcastss 60(%[a]), %%ymm15\n"
-      "vfmadd231ps %%ymm12, %%ymm15, %%ymm6\n"
-      "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n"
-      "vbroadcastss 64(%[a]), %%ymm14\n"
-      "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n"
-      "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n"
-      "vbroadcastss 68(%[a]), %%ymm15\n"
-      "vfmadd231ps %%ymm12, %%ymm15, %%ymm10\n"
-      "vfmadd231ps %%ymm13, %%ymm15, %%ymm11\n"
+      LRP_ASM_ROWS6("48")
       "vmovaps 192(%[b]), %%ymm12\n"
       "vmovaps 224(%[b]), %%ymm13\n"
-      "vbroadcastss 72(%[a]), %%ymm14\n"
-      "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n"
-      "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n"
-      "vbroadcastss 76(%[a]), %%ymm15\n"
-      "vfmadd231ps %%ymm12, %%ymm15, %%ymm2\n"
-      "vfmadd231ps %%ymm13, %%ymm15, %%ymm3\n"
-      "vbroadcastss 80(%[a]), %%ymm14\n"
-      "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n"
-      "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n"
-      "vbroadcastss 84(%[a]), %%ymm15\n"
-      "vfmadd231ps %%ymm12, %%ymm15, %%ymm6\n"
-      "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n"
-      "vbroadcastss 88(%[a]), %%ymm14\n"
-      "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n"
-      "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n"
-      "vbroadcastss 92(%[a]), %%ymm15\n"
-      "vfmadd231ps %%ymm12, %%ymm15, %%ymm10\n"
-      "vfmadd231ps %%ymm13, %%ymm15, %%ymm11\n"
+      LRP_ASM_ROWS6("72")
       "add $96, %[a]\n"
       "add $256, %[b]\n"
       "dec %[k4]\n"
@@ -278,41 +232,13 @@ LRP_AVX2 void accumulate6x16(int depth, const float* a, const float* b, float* a
       "3:\n"
       "vmovaps 0(%[b]), %%ymm12\n"
       "vmovaps 32(%[b]), %%ymm13\n"
-      "vbroadcastss 0(%[a]), %%ymm14\n"
-      "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n"
-      "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n"
-      "vbroadcastss 4(%[a]), %%ymm15\n"
-      "vfmadd231ps %%ymm12, %%ymm15, %%ymm2\n"
-      "vfmadd231ps %%ymm13, %%ymm15, %%ymm3\n"
-      "vbroadcastss 8(%[a]), %%ymm14\n"
-      "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n"
-      "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n"
-      "vbroadcastss 12(%[a]), %%ymm15\n"
-      "vfmadd231ps %%ymm12, %%ymm15, %%ymm6\n"
-      "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n"
-      "vbroadcastss 16(%[a]), %%ymm14\n"
-      "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n"
-      "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n"
-      "vbroadcastss 20(%[a]), %%ymm15\n"
-      "vfmadd231ps %%ymm12, %%ymm15, %%ymm10\n"
-      "vfmadd231ps %%ymm13, %%ymm15, %%ymm11\n"
+      LRP_ASM_ROWS6("0")
       "add $24, %[a]\n"
       "add $64, %[b]\n"
       "dec %[k1]\n"
       "jnz 3b\n"
       "4:\n"
-      "vmovaps %%ymm0, 0(%[acc])\n"
-      "vmovaps %%ymm1, 32(%[acc])\n"
-      "vmovaps %%ymm2, 64(%[acc])\n"
-      "vmovaps %%ymm3, 96(%[acc])\n"
-      "vmovaps %%ymm4, 128(%[acc])\n"
-      "vmovaps %%ymm5, 160(%[acc])\n"
-      "vmovaps %%ymm6, 192(%[acc])\n"
-      "vmovaps %%ymm7, 224(%[acc])\n"
-      "vmovaps %%ymm8, 256(%[acc])\n"
-      "vmovaps %%ymm9, 288(%[acc])\n"
-      "vmovaps %%ymm10, 320(%[acc])\n"
-      "vmovaps %%ymm11, 352(%[acc])\n"
+      LRP_ASM_STORE12
       : [a] "+r"(a), [b] "+r"(b), [k4] "+r"(k4), [k1] "+r"(k1)
       : [acc] "r"(acc)
       : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
@@ -396,59 +322,20 @@ LRP_AVX2 void accumulate6x16At(int depth, const float* a, const float* first, co
                                float* acc) {
   long k = depth;
   __asm__ volatile(
-      "vxorps %%ymm0, %%ymm0, %%ymm0\n"
-      "vmovaps %%ymm0, %%ymm1\n"
-      "vmovaps %%ymm0, %%ymm2\n"
-      "vmovaps %%ymm0, %%ymm3\n"
-      "vmovaps %%ymm0, %%ymm4\n"
-      "vmovaps %%ymm0, %%ymm5\n"
-      "vmovaps %%ymm0, %%ymm6\n"
-      "vmovaps %%ymm0, %%ymm7\n"
-      "vmovaps %%ymm0, %%ymm8\n"
-      "vmovaps %%ymm0, %%ymm9\n"
-      "vmovaps %%ymm0, %%ymm10\n"
-      "vmovaps %%ymm0, %%ymm11\n"
+      LRP_ASM_ZERO12
       "test %[k], %[k]\n"
       "jz 2f\n"
       "1:\n"
       "mov (%[off]), %%rax\n"
       "vmovups 0(%[first],%%rax,4), %%ymm12\n"
       "vmovups 0(%[second],%%rax,4), %%ymm13\n"
-      "vbroadcastss 0(%[a]), %%ymm14\n"
-      "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n"
-      "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n"
-      "vbroadcastss 4(%[a]), %%ymm15\n"
-      "vfmadd231ps %%ymm12, %%ymm15, %%ymm2\n"
-      "vfmadd231ps %%ymm13, %%ymm15, %%ymm3\n"
-      "vbroadcastss 8(%[a]), %%ymm14\n"
-      "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n"
-      "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n"
-      "vbroadcastss 12(%[a]), %%ymm15\n"
-      "vfmadd231ps %%ymm12, %%ymm15, %%ymm6\n"
-      "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n"
-      "vbroadcastss 16(%[a]), %%ymm14\n"
-      "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n"
-      "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n"
-      "vbroadcastss 20(%[a]), %%ymm15\n"
-      "vfmadd231ps %%ymm12, %%ymm15, %%ymm10\n"
-      "vfmadd231ps %%ymm13, %%ymm15, %%ymm11\n"
+      LRP_ASM_ROWS6("0")
       "add $24, %[a]\n"
       "add $8, %[off]\n"
       "dec %[k]\n"
       "jnz 1b\n"
       "2:\n"
-      "vmovaps %%ymm0, 0(%[acc])\n"
-      "vmovaps %%ymm1, 32(%[acc])\n"
-      "vmovaps %%ymm2, 64(%[acc])\n"
-      "vmovaps %%ymm3, 96(%[acc])\n"
-      "vmovaps %%ymm4, 128(%[acc])\n"
-      "vmovaps %%ymm5, 160(%[acc])\n"
-      "vmovaps %%ymm6, 192(%[acc])\n"
-      "vmovaps %%ymm7, 224(%[acc])\n"
-      "vmovaps %%ymm8, 256(%[acc])\n"
-      "vmovaps %%ymm9, 288(%[acc])\n"
-      "vmovaps %%ymm10, 320(%[acc])\n"
-      "vmovaps %%ymm11, 352(%[acc])\n"
+      LRP_ASM_STORE12
       : [a] "+r"(a), [off] "+r"(offsets), [k] "+r"(k)
       : [first] "r"(first), [second] "r"(second), [acc] "r"(acc)
       : "rax", "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
@@ -488,6 +375,9 @@ LRP_AVX2 void kernel6x16At(int depth, const float* a, const float* first, const 
 
 #undef LRP_STEP
 #undef LRP_SAVE_ACC
+#undef LRP_ASM_ROWS6
+#undef LRP_ASM_ZERO12
+#undef LRP_ASM_STORE12
 #undef LRP_STORE_ROW
 
 // A convolution panel (see ConvPanelPlan): per row k and run, masked loads of the valid lanes (maskload does not
