@@ -281,11 +281,15 @@ export class Model {
         const columns = Math.max(node.outputShape[1] * node.outputShape[2], 4096);
         const perThread = node.layer.groups > 1 ? threads : 1;
         convScratch = Math.max(convScratch, Math.min(2 ** 26, inPerGroup * kh * kw * columns * 4) * perThread + outChannels * columns * 4);
-        // A padded stride-1 convolution may first copy its input with the padding around it (read in place after).
+        // A padded stride-1 convolution may first copy its input with the padding around it (read in place after),
+        // and its transposed product, a convolution of the output-shaped quotient, a padded copy of that.
         const [top, left, bottom, right] = node.layer.padding;
         const [channels, height, width] = node.inputShapes[0];
-        const paddedInput = channels * (height + top + bottom) * (width + left + right);
-        layerScratch = Math.max(layerScratch, out * 2 + inSize * 5 + paddedInput);
+        const [, outHeight, outWidth] = node.outputShape;
+        const [dh, dw] = node.layer.dilation;
+        const paddedCopy = Math.max(channels * (height + top + bottom) * (width + left + right),
+          outChannels * (outHeight + 2 * (kh - 1) * dh) * (outWidth + 2 * (kw - 1) * dw));
+        layerScratch = Math.max(layerScratch, out * 2 + inSize * 5 + paddedCopy);
       }
     }
     const fixed = derivedWeights + convScratch;
