@@ -52,7 +52,7 @@ export interface NativeRule {
 export interface NativeExplainArgs {
   input: Float32Array;
   batch: number;
-  rules: NativeRule[];
+  rules: readonly NativeRule[];
   /** 0: arg-max, 1: `targets` holds a class per sample, 2: `outputRelevance` holds the output relevance. */
   targetMode: number;
   targets?: Int32Array;

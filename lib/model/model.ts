@@ -1,7 +1,7 @@
 // The Model class: a validated graph bound to the native engine, with explain(), predict() and describe().
 import * as os from 'node:os';
 import { LrpError } from '../errors';
-import { type Device, type NativeModel, loadNative } from '../native';
+import { type Device, type NativeModel, type NativeRule, loadNative } from '../native';
 import { assignRules } from '../rules/assign';
 import { type Composite, type CompositeParams, compositeByName, composites } from '../rules/composites';
 import { type Rule, describeRule } from '../rules/rules';
@@ -180,6 +180,13 @@ function defaultThreads(): number {
   return threadCount;
 }
 
+/** A composite resolved for one model: the rule of every node, and those rules as the native engine takes them. */
+interface AssignedRules {
+  composite: Composite;
+  rules: Rule[];
+  nativeRules: readonly NativeRule[];
+}
+
 /** A model ready to explain. Create one with {@link sequential}, {@link GraphBuilder} or `loadOnnx`. */
 export class Model {
   /** Per-sample input shape. */
@@ -193,6 +200,8 @@ export class Model {
   private native: NativeModel | null;
   private readonly inputSize: number;
   private readonly outputSize: number;
+  /** Rules of built-in composites by name and numeric parameters, reused by later calls (see rulesFor). */
+  private readonly ruleCache = new Map<string, AssignedRules>();
 
   constructor(graph: Graph, options: ModelOptions = {}) {
     this.graph = graph;
@@ -302,9 +311,7 @@ export class Model {
   async explain(input: ModelInput, options: ExplainOptions = {}): Promise<ExplainResult> {
     this.requireNative();
     const { data, batch } = this.checkInput(input);
-    const composite = resolveComposite(options.composite ?? 'epsilon', options.compositeParams ?? {});
-    const rules = assignRules(this.graph, composite);
-    const nativeRules = rules.map(ruleToNative);
+    const { composite, rules, nativeRules } = this.rulesFor(options.composite ?? 'epsilon', options.compositeParams ?? {});
     const target = this.checkTarget(options.target ?? 'argmax', batch);
     const threads = checkThreads(options.threads);
     const estimate = this.estimateMemory(batch, { maxMemoryBytes: options.maxMemoryBytes, threads });
@@ -378,6 +385,29 @@ export class Model {
       result.layerRelevance = nodes.map((n, i) => ({ name: n.name, shape: [batch, ...n.outputShape], relevance: layerRelevance[i] }));
     }
     return result;
+  }
+
+  /**
+   * The composite, its rule per node and their native form. Built-in composites named by a string with numeric
+   * parameters are resolved once per model: the native side then recognises the same frozen array and skips converting
+   * it again (a fixed cost of every call, noticeable at batch 1). Tensor bounds and composite objects are resolved
+   * every call, as the caller may change them in place.
+   */
+  private rulesFor(spec: Composite | string, params: CompositeParams): AssignedRules {
+    const cacheable = typeof spec === 'string' &&
+      Object.values(params).every((v) => v === undefined || (typeof v === 'number' && Number.isFinite(v)));
+    const key = cacheable ? `${spec}\u0000${JSON.stringify(params)}` : '';
+    const cached = cacheable ? this.ruleCache.get(key) : undefined;
+    if (cached) return cached;
+    const composite = resolveComposite(spec, params);
+    const rules = assignRules(this.graph, composite);
+    const nativeRules = Object.freeze(rules.map((r) => Object.freeze(ruleToNative(r))));
+    const entry: AssignedRules = { composite, rules, nativeRules };
+    if (cacheable) {
+      if (this.ruleCache.size >= 32) this.ruleCache.clear();
+      this.ruleCache.set(key, entry);
+    }
+    return entry;
   }
 
   /** Releases the native memory now (also done by the garbage collector). Later calls fail with `E_DISPOSED`. */

@@ -105,12 +105,23 @@ Napi::Value ModelWrap::Explain(const Napi::CallbackInfo& info) {
     request->targetsOut = targetsOut.Data();
     request->layerSums = sums.Data();
     Napi::Array rules = getArray(args, "rules", "explain");
-    if (int64_t(rules.Length()) != layers) throw Error("E_RULE", "expected one rule per layer");
-    for (uint32_t i = 0; i < rules.Length(); ++i) {
-      Napi::Value r = rules.Get(i);
-      if (!r.IsObject()) throw Error("E_RULE", "rule " + std::to_string(i) + " is not an object");
-      request->rules.push_back(ruleFromJs(r.As<Napi::Object>(), "rule of layer '" + plan.layers[i].name + "'"));
-      checkRuleFits(plan.layers[i], request->rules.back());
+    auto frozen = [&](const Napi::Array& array) {
+      Napi::Object object = env.Global().Get("Object").As<Napi::Object>();
+      return object.Get("isFrozen").As<Napi::Function>().Call(object, {array}).ToBoolean().Value();
+    };
+    if (!lastRules_.IsEmpty() && rules.StrictEquals(lastRules_.Value()) && frozen(rules)) {
+      // The array converted and checked last time, frozen since (Model freezes its rule objects too).
+      request->rules = lastRuleParams_;
+    } else {
+      if (int64_t(rules.Length()) != layers) throw Error("E_RULE", "expected one rule per layer");
+      for (uint32_t i = 0; i < rules.Length(); ++i) {
+        Napi::Value r = rules.Get(i);
+        if (!r.IsObject()) throw Error("E_RULE", "rule " + std::to_string(i) + " is not an object");
+        request->rules.push_back(ruleFromJs(r.As<Napi::Object>(), "rule of layer '" + plan.layers[i].name + "'"));
+        checkRuleFits(plan.layers[i], request->rules.back());
+      }
+      lastRules_ = Napi::Persistent(rules);
+      lastRuleParams_ = request->rules;
     }
     const int mode = getInt(args, "targetMode", "explain", 0, 0, 2);
     request->targetMode = TargetMode(mode);

@@ -87,6 +87,43 @@ test('determinism: two runs are bit-identical (same thread count), and 1 thread 
   model.dispose();
 });
 
+test('composites named by a string are resolved once per model and still follow every change of name or parameter', async (t) => {
+  // Model caches the rules of a named composite with numeric parameters, and the addon skips converting the same
+  // frozen rules array again: each call must still explain with exactly the composite it names.
+  const model = cnn(23);
+  const fresh = () => cnn(23);
+  const batch = 3;
+  const input = { data: uniform(generator(24), batch * SAMPLE), shape: [batch, ...INPUT_SHAPE] };
+  // Repeated calls reuse the cached rules (and the addon its conversion); changed ones must not.
+  const calls: [string, Record<string, number>][] = [
+    ['epsilon', {}], ['epsilon', {}], ['epsilon-plus', {}], ['epsilon-plus', {}], ['epsilon', {}],
+    ['epsilon', { epsilon: 0.5 }], ['epsilon', { epsilon: 0.5 }], ['epsilon-gamma-box', { low: -1, high: 1 }],
+    ['epsilon-gamma-box', { low: -1, high: 1 }], ['epsilon-gamma-box', { low: -2, high: 1 }],
+  ];
+  const seen: Float32Array[] = [];
+  for (const [name, params] of calls) {
+    const cached = await model.explain(input, { composite: name, compositeParams: params });
+    const other = fresh();
+    const expected = await other.explain(input, { composite: compositeByName(name, params) });
+    other.dispose();
+    t.true(bitIdentical(cached.relevance, expected.relevance), `${name} ${JSON.stringify(params)}: differs from a fresh model`);
+    t.is(cached.composite, expected.composite);
+    seen.push(cached.relevance);
+  }
+  t.false(bitIdentical(seen[1], seen[2]), 'epsilon-plus gave the epsilon relevance');
+  t.false(bitIdentical(seen[4], seen[5]), 'a new epsilon gave the old relevance');
+  t.false(bitIdentical(seen[8], seen[9]), 'a new zBox bound gave the old relevance');
+  // Tensor bounds are read on every call (the caller may change them in place).
+  const low = new Float32Array(SAMPLE).fill(-1);
+  const high = new Float32Array(SAMPLE).fill(1);
+  const bounds = { low: { data: low, shape: INPUT_SHAPE }, high: { data: high, shape: INPUT_SHAPE } };
+  const before = await model.explain(input, { composite: 'epsilon-gamma-box', compositeParams: bounds });
+  low.fill(-3);
+  const after = await model.explain(input, { composite: 'epsilon-gamma-box', compositeParams: bounds });
+  t.false(bitIdentical(before.relevance, after.relevance), 'a zBox tensor changed in place was not read again');
+  model.dispose();
+});
+
 test('argmax target: the explained class is the arg-max of the logits', async (t) => {
   const model = cnn(31);
   const batch = 7;
