@@ -131,13 +131,18 @@ struct InPlacePanel {
   const float* half[2];  // null: pack this panel
 };
 
+// Whether any panel of this convolution can be read in place: the kernel reads in place, and there is no padding to
+// supply (every tap of every output position lies inside the image) and a column stride of 1.
+bool readsInPlace(const GemmMicroKernel& micro, const ConvShape& s) {
+  return micro.kernelAt && s.padTop == 0 && s.padLeft == 0 && s.strideWidth == 1 &&
+         int64_t(s.outHeight - 1) * s.strideHeight + int64_t(s.kernelHeight - 1) * s.dilationHeight < s.height &&
+         int64_t(s.outWidth - 1) + int64_t(s.kernelWidth - 1) * s.dilationWidth < s.width;
+}
+
+// The panel at `col` of a convolution that readsInPlace: its halves, or nulls where a half spans rows or samples.
 InPlacePanel inPlacePanel(const GemmMicroKernel& micro, const ConvGemmProblem& p, int64_t col, int width) {
   const ConvShape& s = p.shape;
-  if (!micro.kernelAt || width != micro.nr || s.padTop != 0 || s.padLeft != 0 || s.strideWidth != 1) return {};
-  // Every tap of every output position inside the image (no padding to supply).
-  if (int64_t(s.outHeight - 1) * s.strideHeight + int64_t(s.kernelHeight - 1) * s.dilationHeight >= s.height ||
-      int64_t(s.outWidth - 1) + int64_t(s.kernelWidth - 1) * s.dilationWidth >= s.width)
-    return {};
+  if (width != micro.nr) return {};
   const int64_t positions = outputPositions(s);
   const bool wholePlane = s.kernelHeight == 1 && s.kernelWidth == 1 && s.strideHeight == 1 && s.outWidth == s.width;
   const int length = micro.nr / 2;
@@ -294,8 +299,10 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
   // later; it reads all of A for every panel, so only where the prepacked A is small enough to stay in L2. Each C
   // element still sums the same K blocks in the same order: the results are the same bits either way.
   const bool panelOuter = prepacked && M <= mcBlock && K > kcBlock && int64_t(M) * K <= (int64_t(192) << 10);
+  // Offsets once per call, and only where some panel may use them (not for padded or strided convolutions).
+  const bool inPlace = readsInPlace(micro, s);
   thread_local std::vector<int64_t> offsets;
-  if (micro.kernelAt) inPlaceOffsets(s, K, offsets);
+  if (inPlace) inPlaceOffsets(s, K, offsets);
   // The B panel for K block pc of the panel at `col`: read in place where it can be (b = its base, with offsets), else
   // packed into `packed` (b = packed, no offsets).
   struct PanelB {
@@ -303,7 +310,7 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
     const int64_t* offsets;
   };
   auto panelB = [&](int pc, int kc, int64_t col, int width, float* packed) -> PanelB {
-    const InPlacePanel in = inPlacePanel(micro, p, col, width);
+    const InPlacePanel in = inPlace ? inPlacePanel(micro, p, col, width) : InPlacePanel{};
     if (in.half[0]) return {in.half[0], in.half[1], offsets.data() + pc};
     packConvPanel(micro, p, pc, kc, col, width, packed);
     return {packed, nullptr, nullptr};
