@@ -9,6 +9,15 @@
 
 namespace lrp {
 
+// The operands of s = m·r / (z + ε·sign0(z)), m = 1 or [mask > 0] / [mask < 0] for maskSign ±1 (stabilizedDivide's).
+struct Quotient {
+  const float* r;
+  const float* z;
+  const float* mask;
+  int maskSign;
+  float epsilon;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -38,6 +47,10 @@ class Backend {
   // the product into the transposed convolution's store where they can; the default composes the two.
   virtual void convTransposedTimes(const ConvGeometry& g, int batch, const float* s, const float* weight, const float* in,
                                    float* dx);
+  // convTransposedTimes of s = m·r / stab(z), the quotient stabilizedDivide computes from q. Backends compute s where
+  // they copy it anyway (the CPU's zero-padded copy), a pass over memory less; the default composes the two.
+  virtual void convTransposedQuotientTimes(const ConvGeometry& g, int batch, const Quotient& q, const float* weight,
+                                           const float* in, float* dx);
   // y = conv(x) + bias and relu = max(y, 0), for a convolution a ReLU follows (the relevance pass needs both).
   virtual void convForwardRelu(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias,
                                float* y, float* relu) {
@@ -144,6 +157,13 @@ inline void Backend::convTransposedTimes(const ConvGeometry& g, int batch, const
   Buffer c = Buffer::uninitialized(*this, int64_t(batch) * g.inChannels * g.inHeight * g.inWidth);
   convTransposed(g, batch, s, weight, c.data());
   multiply(dx, in, c.data(), c.count());
+}
+
+inline void Backend::convTransposedQuotientTimes(const ConvGeometry& g, int batch, const Quotient& q, const float* weight,
+                                                 const float* in, float* dx) {
+  Buffer s = Buffer::uninitialized(*this, int64_t(batch) * g.outChannels * g.outHeight * g.outWidth);
+  stabilizedDivide(q.r, q.z, q.mask, q.maskSign, q.epsilon, s.data(), s.count());
+  convTransposedTimes(g, batch, s.data(), weight, in, dx);
 }
 
 inline void Backend::gammaQuotients(int batch, int64_t size, const float* y, const float* q, const float* r, float gamma,

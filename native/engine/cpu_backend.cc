@@ -261,6 +261,23 @@ class CpuBackend final : public Backend {
 
   // xp = x placed at (padTop, padLeft) of u's larger planes, zero around it (and cropped where u reaches less far).
   void padCopy(const ConvGeometry& g, const ConvGeometry& u, int batch, const float* x, float* xp) {
+    padRows(g, u, batch, xp, [x](int64_t offset, int64_t count, float* row) {
+      std::memcpy(row, x + offset, sizeof(float) * size_t(count));
+    });
+  }
+
+  // padCopy of the quotient s = m·r / stab(z) (stabilizedDivide's), computed as it is placed: one pass over r and z
+  // instead of writing s and then reading it again for the copy. The same kernel on the same values: the same bits.
+  void padQuotient(const ConvGeometry& g, const ConvGeometry& u, int batch, const Quotient& q, float* sp) {
+    padRows(g, u, batch, sp, [&q](int64_t offset, int64_t count, float* row) {
+      kernels::stabilizedDivide(q.r + offset, q.z + offset, q.mask ? q.mask + offset : nullptr, q.maskSign, q.epsilon,
+                                row, count);
+    });
+  }
+
+  // The layout of padCopy, with each row's values written by copyRow(offset of the row's first value in x, count, row).
+  template <class CopyRow>
+  void padRows(const ConvGeometry& g, const ConvGeometry& u, int batch, float* xp, const CopyRow& copyRow) {
     const int64_t planes = int64_t(batch) * g.inChannels, inPlane = int64_t(g.inHeight) * g.inWidth;
     const int64_t outPlane = int64_t(u.inHeight) * u.inWidth;
     const int w0 = std::max(0, g.padLeft), w1 = std::min(u.inWidth, g.padLeft + g.inWidth);
@@ -274,7 +291,7 @@ class CpuBackend final : public Backend {
             continue;
           }
           std::memset(row, 0, sizeof(float) * size_t(w0));
-          std::memcpy(row + w0, x + p * inPlane + int64_t(source) * g.inWidth + (w0 - g.padLeft), sizeof(float) * size_t(w1 - w0));
+          copyRow(p * inPlane + int64_t(source) * g.inWidth + (w0 - g.padLeft), w1 - w0, row + w0);
           std::memset(row + w1, 0, sizeof(float) * size_t(u.inWidth - w1));
         }
     });
@@ -350,6 +367,22 @@ class CpuBackend final : public Backend {
       return convForwardInto(flippedGeometry(g), batch, s, flippedWeights(g, weight), nullptr, dx, false, 1.f, nullptr, in);
     }
     Backend::convTransposedTimes(g, batch, s, weight, in, dx);
+  }
+
+  void convTransposedQuotientTimes(const ConvGeometry& g, int batch, const Quotient& q, const float* weight,
+                                   const float* in, float* dx) override {
+    // convTransposedTimes' flipped convolution reads a zero-padded copy of s: compute s into that copy directly.
+    if (in && g.groups == 1 && usesFlippedConvolution(g)) {
+      const ConvGeometry flipped = flippedGeometry(g);
+      if (!isStridedPointwise(flipped) && kernels::convGemmPrefersPaddedInput(groupShape(flipped))) {
+        const ConvGeometry unpadded = unpaddedGeometry(flipped);
+        Scratch sp(*this);
+        sp.reserve(int64_t(batch) * flipped.inChannels * unpadded.inHeight * unpadded.inWidth);
+        padQuotient(flipped, unpadded, batch, q, sp.data());
+        return convForwardInto(unpadded, batch, sp.data(), flippedWeights(g, weight), nullptr, dx, false, 1.f, nullptr, in);
+      }
+    }
+    Backend::convTransposedQuotientTimes(g, batch, q, weight, in, dx);
   }
 
   // With stride 1 the transposed convolution is a convolution of s with the kernel flipped and its channel axes

@@ -347,6 +347,14 @@ class Pass {
     const int inner = int(outSize / channels);
     std::vector<Buffer> stabilized(desc.groups.size());
     Buffer z;
+    // One group whose s is used once, unscaled, in a convolution's product onto an input (ε, LRP-0, z⁺): the backend
+    // computes s where it reads it (convTransposedQuotientTimes) instead of in a pass of its own. quotientZ is that
+    // group's z, kept until then.
+    const float* quotientZ = nullptr;
+    const bool fuseQuotient =
+        l.kind == LayerKind::Conv2d && desc.groups.size() == 1 && transposedBuckets.size() == 1 &&
+        transposedBuckets[0].weights.size() == 1 && transposedBuckets[0].input != InputVariant::Ones &&
+        desc.groups[0].coefficient * desc.groups[0].terms[transposedBuckets[0].terms[0].second].sign == 1.f;
     // One group whose z is one product with sign +1 (z⁺ after a ReLU, w², flat): compute it with its bias straight
     // into z, without the separate z-part, zeroing, copy and bias passes of the general case below.
     if (desc.groups.size() == 1 && !desc.groups[0].reuseForward && forwardBuckets.size() == 1 &&
@@ -356,9 +364,13 @@ class Pass {
       z = Buffer::uninitialized(be_, batch_ * outSize);
       linearForward(i, 1, model_.weights(i, bucket.weights[0], gamma), model_.bias(i, group.bias, gamma),
                     inputFor(bucket.input), z.data());
-      stabilized[0] = Buffer::uninitialized(be_, batch_ * outSize);
-      be_.stabilizedDivide(r, z.data(), actData_[i], group.maskSign, group.epsilon, stabilized[0].data(), stabilized[0].count());
-      z.reset();
+      if (fuseQuotient) {
+        quotientZ = z.data();
+      } else {
+        stabilized[0] = Buffer::uninitialized(be_, batch_ * outSize);
+        be_.stabilizedDivide(r, z.data(), actData_[i], group.maskSign, group.epsilon, stabilized[0].data(), stabilized[0].count());
+        z.reset();
+      }
       forwardBuckets.clear();
     }
 
@@ -371,7 +383,7 @@ class Pass {
       linearForward(i, T, model_.stackedWeights(i, bucket.weights, gamma), nullptr, inputFor(bucket.input), zParts[b].data());
     }
     for (int g = 0; g < int(desc.groups.size()); ++g) {
-      if (stabilized[g]) continue;  // the single-product case above
+      if (stabilized[g] || quotientZ) continue;  // the single-product case above
       const RuleGroup& group = desc.groups[g];
       const float* zg = actData_[i];
       if (!group.reuseForward) {
@@ -389,10 +401,22 @@ class Pass {
         if (const float* bias = model_.bias(i, group.bias, gamma)) be_.addChannelBias(batch_, channels, inner, bias, 1.f, z.data());
         zg = z.data();
       }
+      if (fuseQuotient) {
+        quotientZ = zg;
+        continue;
+      }
       stabilized[g] = Buffer::uninitialized(be_, batch_ * outSize);
       be_.stabilizedDivide(r, zg, actData_[i], group.maskSign, group.epsilon, stabilized[g].data(), stabilized[g].count());
     }
     zParts.clear();
+    if (fuseQuotient) {
+      const Bucket& bucket = transposedBuckets[0];
+      const RuleGroup& group = desc.groups[0];
+      ConvGeometry g = convGeometry(l);
+      be_.convTransposedQuotientTimes(g, batch_, Quotient{r, quotientZ, actData_[i], group.maskSign, group.epsilon},
+                                      model_.stackedWeights(i, bucket.weights, gamma), inputFor(bucket.input), out);
+      return;
+    }
     z.reset();
 
     // R_in += in_b ⊙ stacked(W_t)ᵀ · [coefficient_g · sign_t · s_g]_t for every input bucket b: the first bucket's

@@ -327,6 +327,53 @@ int testGammaQuotients(Device device) {
   return failures;
 }
 
+// A convolution shape for the path tests below.
+struct ConvCase {
+  const char* name;
+  int batch;
+  ConvGeometry g;
+};
+
+// Element counts of a case's input, output and weights.
+struct ConvCounts {
+  int64_t in, out, weight;
+};
+ConvCounts countsOf(const ConvCase& c) {
+  const ConvGeometry& g = c.g;
+  return {int64_t(c.batch) * g.inChannels * g.inHeight * g.inWidth, int64_t(c.batch) * g.outChannels * g.outHeight * g.outWidth,
+          int64_t(g.outChannels) * g.inChannels * g.kernelHeight * g.kernelWidth};
+}
+
+// `count` values uniform in [−1, 1), with every `zeroEvery`-th one (from the first) exactly 0 when zeroEvery > 0.
+std::vector<float> randomValues(std::mt19937& rng, int64_t count, int zeroEvery = 0) {
+  std::uniform_real_distribution<float> value(-1.f, 1.f);
+  std::vector<float> values(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) values[size_t(i)] = zeroEvery > 0 && i % zeroEvery == 0 ? 0.f : value(rng);
+  return values;
+}
+
+// `values` in a new buffer of the backend.
+Buffer uploaded(Backend& backend, const std::vector<float>& values) {
+  Buffer b(backend, int64_t(values.size()));
+  backend.upload(b.data(), values.data(), b.count());
+  return b;
+}
+
+// Where two buffers of the backend first differ (−1: nowhere), with both values there.
+int64_t firstDifference(Backend& backend, const Buffer& a, const Buffer& b, float* valueA, float* valueB) {
+  std::vector<float> ha(size_t(a.count())), hb(size_t(b.count()));
+  backend.download(ha.data(), a.data(), a.count());
+  backend.download(hb.data(), b.data(), b.count());
+  for (size_t i = 0; i < ha.size(); ++i) {
+    if (ha[i] != hb[i]) {
+      *valueA = ha[i];
+      *valueB = hb[i];
+      return int64_t(i);
+    }
+  }
+  return -1;
+}
+
 // convTransposedTimes (the product by the input fused into the transposed convolution where the backend can) gives
 // the same values as the default composition, convTransposed then multiply: on shapes that take the fused flipped
 // convolution (tiles within a sample, tiles spanning samples, the split over output rows) and shapes that do not.
@@ -334,13 +381,7 @@ int testConvTransposedTimes(Device device) {
   std::unique_ptr<Backend> backend = makeBackend(device);
   backend->setThreads(2);
   std::mt19937 rng(7);
-  std::uniform_real_distribution<float> value(-1.f, 1.f);
-  struct Case {
-    const char* name;
-    int batch;
-    ConvGeometry g;
-  };
-  const std::vector<Case> cases{
+  const std::vector<ConvCase> cases{
       {"3x3 pad 1, 16 channels, 9x11", 2, {16, 9, 11, 8, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
       {"3x3 pad 1, 24 channels, 4x4 (tiles span samples)", 5, {24, 4, 4, 12, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
       {"3x3 pad 1, 64 channels, 2x2 batch 1 (split over rows)", 1, {64, 2, 2, 32, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
@@ -350,35 +391,61 @@ int testConvTransposedTimes(Device device) {
       {"stride 2 (not flipped)", 2, {16, 9, 9, 8, 5, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1}},
   };
   int failures = 0;
-  for (const Case& c : cases) {
-    const ConvGeometry& g = c.g;
-    const int64_t inCount = int64_t(c.batch) * g.inChannels * g.inHeight * g.inWidth;
-    const int64_t outCount = int64_t(c.batch) * g.outChannels * g.outHeight * g.outWidth;
-    const int64_t weightCount = int64_t(g.outChannels) * g.inChannels * g.kernelHeight * g.kernelWidth;
-    std::vector<float> s(outCount), in(inCount), w(weightCount);
-    for (float& v : s) v = value(rng);
-    for (float& v : in) v = value(rng);
-    for (float& v : w) v = value(rng);
-    Buffer sb(*backend, outCount), inb(*backend, inCount), wb(*backend, weightCount), fused(*backend, inCount),
-        generic(*backend, inCount);
-    backend->upload(sb.data(), s.data(), outCount);
-    backend->upload(inb.data(), in.data(), inCount);
-    backend->upload(wb.data(), w.data(), weightCount);
-    backend->convTransposedTimes(g, c.batch, sb.data(), wb.data(), inb.data(), fused.data());
-    backend->Backend::convTransposedTimes(g, c.batch, sb.data(), wb.data(), inb.data(), generic.data());
-    std::vector<float> a(inCount), b(inCount);
-    backend->download(a.data(), fused.data(), inCount);
-    backend->download(b.data(), generic.data(), inCount);
-    for (int64_t i = 0; i < inCount; ++i) {
-      if (a[i] != b[i]) {
-        std::printf("FAIL convTransposedTimes (%s) %s: element %ld is %.9g, convTransposed then multiply gives %.9g\n",
-                    backend->name(), c.name, long(i), a[i], b[i]);
-        ++failures;
-        break;
-      }
+  for (const ConvCase& c : cases) {
+    const ConvCounts n = countsOf(c);
+    Buffer sb = uploaded(*backend, randomValues(rng, n.out)), inb = uploaded(*backend, randomValues(rng, n.in));
+    Buffer wb = uploaded(*backend, randomValues(rng, n.weight));
+    Buffer fused(*backend, n.in), generic(*backend, n.in);
+    backend->convTransposedTimes(c.g, c.batch, sb.data(), wb.data(), inb.data(), fused.data());
+    backend->Backend::convTransposedTimes(c.g, c.batch, sb.data(), wb.data(), inb.data(), generic.data());
+    float a = 0.f, b = 0.f;
+    if (const int64_t i = firstDifference(*backend, fused, generic, &a, &b); i >= 0) {
+      std::printf("FAIL convTransposedTimes (%s) %s: element %ld is %.9g, convTransposed then multiply gives %.9g\n",
+                  backend->name(), c.name, long(i), a, b);
+      ++failures;
     }
   }
   if (failures == 0) std::printf("ok    convTransposedTimes (%s) equals convTransposed then multiply\n", backend->name());
+  return failures;
+}
+
+// convTransposedQuotientTimes (s = m·r / stab(z) computed where the backend reads s: the CPU's zero-padded copy)
+// gives the same bits as its default composition, stabilizedDivide then convTransposedTimes: for each mask mode, with
+// zeros in r and z, on maps the AVX2 kernel reads in place (8 and 16 wide) and on shapes that take other paths.
+int testConvTransposedQuotientTimes(Device device) {
+  std::unique_ptr<Backend> backend = makeBackend(device);
+  backend->setThreads(2);
+  std::mt19937 rng(11);
+  const std::vector<ConvCase> cases{
+      {"3x3 pad 1, 32 channels, 16x16", 2, {32, 16, 16, 24, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"3x3 pad 1, 16 channels, 8x8, batch 3", 3, {16, 8, 8, 16, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"3x3 pad 2 dilation 2, 16 channels, 16x8", 2, {16, 16, 8, 20, 16, 8, 3, 3, 1, 1, 2, 2, 2, 2, 1}},
+      {"3x3 pad 1, 16 channels, 9x11 (packed)", 2, {16, 9, 11, 8, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"3 channels (not flipped)", 2, {3, 8, 8, 16, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"stride 2 (not flipped)", 2, {16, 9, 9, 8, 5, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1}},
+  };
+  int failures = 0;
+  for (const ConvCase& c : cases) {
+    const ConvCounts n = countsOf(c);
+    Buffer rb = uploaded(*backend, randomValues(rng, n.out, 7)), zb = uploaded(*backend, randomValues(rng, n.out, 5));
+    Buffer mb = uploaded(*backend, randomValues(rng, n.out, 11)), inb = uploaded(*backend, randomValues(rng, n.in));
+    Buffer wb = uploaded(*backend, randomValues(rng, n.weight));
+    Buffer fused(*backend, n.in), generic(*backend, n.in);
+    for (int maskSign : {0, 1, -1}) {
+      const Quotient q{rb.data(), zb.data(), maskSign == 0 ? nullptr : mb.data(), maskSign, 0.25f};
+      backend->convTransposedQuotientTimes(c.g, c.batch, q, wb.data(), inb.data(), fused.data());
+      backend->Backend::convTransposedQuotientTimes(c.g, c.batch, q, wb.data(), inb.data(), generic.data());
+      float a = 0.f, b = 0.f;
+      if (const int64_t i = firstDifference(*backend, fused, generic, &a, &b); i >= 0) {
+        std::printf("FAIL convTransposedQuotientTimes (%s) %s, mask sign %d: element %ld is %.9g, "
+                    "stabilizedDivide then convTransposedTimes gives %.9g\n",
+                    backend->name(), c.name, maskSign, long(i), a, b);
+        ++failures;
+      }
+    }
+  }
+  if (failures == 0)
+    std::printf("ok    convTransposedQuotientTimes (%s) equals stabilizedDivide then convTransposedTimes\n", backend->name());
   return failures;
 }
 
@@ -673,12 +740,14 @@ int main(int argc, char** argv) {
     failures += testErrors(Device::Cpu);
     failures += testGammaQuotients(Device::Cpu);
     failures += testConvTransposedTimes(Device::Cpu);
+    failures += testConvTransposedQuotientTimes(Device::Cpu);
     failures += testShapePaths(Device::Cpu);
     failures += testParallelForDynamic();
     if (cuda) {
       failures += testErrors(Device::Cuda);
       failures += testGammaQuotients(Device::Cuda);
       failures += testConvTransposedTimes(Device::Cuda);
+      failures += testConvTransposedQuotientTimes(Device::Cuda);
       failures += testCudaAgainstCpu(options);
     }
     std::printf("%s\n", failures == 0 ? "engine test: all passed" : "engine test: FAILED");
