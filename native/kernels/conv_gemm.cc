@@ -14,6 +14,7 @@ namespace lrp::kernels {
 namespace {
 
 constexpr int kMaxTile = 16 * 32;  // the largest MR·NR of any micro-kernel
+constexpr int kMaxRows = 32;       // the largest MR
 
 // Write = true asks for the line in a writable state (outputs), false for reading.
 template <bool Write>
@@ -227,6 +228,21 @@ void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, 
     prefetchTile(c, true);
     if (last && p.scale) prefetchTile(p.scale + (c - p.y), false);
     if (last && p.relu) prefetchTile(p.relu + (c - p.y), true);
+    const bool fuse = last && (p.bias || p.scale || p.relu) && rows == micro.mr && width == micro.nr &&
+                      (offsets ? micro.kernelAtWithEpilogue != nullptr : micro.kernelWithEpilogue != nullptr);
+    if (fuse) {
+      // The epilogue below in the micro-kernel's registers: each C and ReLU vector stored once.
+      float bias[kMaxRows];
+      if (addBias)
+        for (int r = 0; r < rows; ++r) bias[r] = p.alpha * p.bias[row + r];
+      const TileEpilogue epilogue{addBias ? bias : nullptr, p.scale ? p.scale + (c - p.y) : nullptr,
+                                  p.relu ? p.relu + (c - p.y) : nullptr};
+      if (offsets)
+        micro.kernelAtWithEpilogue(depth, a, b, second, offsets, p.alpha, accumulate, c, int(positions), epilogue);
+      else
+        micro.kernelWithEpilogue(depth, a, b, p.alpha, accumulate, c, int(positions), epilogue);
+      return;
+    }
     multiply(c, int(positions));
     if (addBias) biasRows(c, positions);
     if (last && p.scale) scaleRows(c, positions, p.scale + (c - p.y), width);

@@ -278,16 +278,49 @@ LRP_AVX2 inline void storeTile6x16(const float* acc, float alpha, bool accumulat
     std::memcpy(C + static_cast<ptrdiff_t>(r) * ldc, tile + r * kNR, sizeof(float) * static_cast<size_t>(cols));
 }
 
+// storeTile6x16 for a full tile, with the epilogue applied to each row's two vectors before they are stored: the
+// stored C (fma or product, as LRP_STORE_ROW), + bias, × scale, then max(·, 0) to relu: the operations and order of
+// convGemm's passes over a stored tile. max_ps returns its second operand (+0) for NaN and for ±0, as the passes'
+// `c > 0 ? c : 0` does.
+LRP_AVX2 inline void storeTile6x16WithEpilogue(const float* acc, float alpha, bool accumulate, float* C, int ldc,
+                                               const TileEpilogue& e) {
+  const __m256 va = _mm256_set1_ps(alpha), zero = _mm256_setzero_ps();
+  for (int r = 0; r < kMR; ++r) {
+    const ptrdiff_t at = r * static_cast<ptrdiff_t>(ldc);
+    __m256 lo = _mm256_load_ps(acc + r * kNR), hi = _mm256_load_ps(acc + r * kNR + 8);
+    if (accumulate) {
+      lo = _mm256_fmadd_ps(lo, va, _mm256_loadu_ps(C + at));
+      hi = _mm256_fmadd_ps(hi, va, _mm256_loadu_ps(C + at + 8));
+    } else {
+      lo = _mm256_mul_ps(lo, va);
+      hi = _mm256_mul_ps(hi, va);
+    }
+    if (e.bias) {
+      const __m256 v = _mm256_set1_ps(e.bias[r]);
+      lo = _mm256_add_ps(lo, v);
+      hi = _mm256_add_ps(hi, v);
+    }
+    if (e.scale) {
+      lo = _mm256_mul_ps(lo, _mm256_loadu_ps(e.scale + at));
+      hi = _mm256_mul_ps(hi, _mm256_loadu_ps(e.scale + at + 8));
+    }
+    _mm256_storeu_ps(C + at, lo);
+    _mm256_storeu_ps(C + at + 8, hi);
+    if (e.relu) {
+      _mm256_storeu_ps(e.relu + at, _mm256_max_ps(lo, zero));
+      _mm256_storeu_ps(e.relu + at + 8, _mm256_max_ps(hi, zero));
+    }
+  }
+}
+
 // A full tile's C rows that the kernel adds to, requested before the k loop so that they are in L1 after it.
 LRP_AVX2 inline void prefetchTile6(float* C, int ldc, int rows, int cols, bool accumulate) {
   if (rows == kMR && cols == kNR && accumulate)
     for (int r = 0; r < kMR; ++r) _mm_prefetch(reinterpret_cast<const char*>(C + static_cast<ptrdiff_t>(r) * ldc), _MM_HINT_T0);
 }
 
-LRP_AVX2 void kernel6x16(int depth, const float* a, const float* b, float alpha, bool accumulate, float* C, int ldc,
-                         int rows, int cols) {
-  prefetchTile6(C, ldc, rows, cols, accumulate);
-  alignas(32) float acc[kMR * kNR];
+// The 6×16 accumulators of a · b over `depth` into acc, row by row.
+LRP_AVX2 inline void accumulateTile(int depth, const float* a, const float* b, float* acc) {
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(LRP_GEMM_NO_ASM)
   accumulate6x16(depth, a, b, acc);
 #else
@@ -310,6 +343,13 @@ LRP_AVX2 void kernel6x16(int depth, const float* a, const float* b, float alpha,
   }
   LRP_SAVE_ACC(acc);
 #endif
+}
+
+LRP_AVX2 void kernel6x16(int depth, const float* a, const float* b, float alpha, bool accumulate, float* C, int ldc,
+                         int rows, int cols) {
+  prefetchTile6(C, ldc, rows, cols, accumulate);
+  alignas(32) float acc[kMR * kNR];
+  accumulateTile(depth, a, b, acc);
   storeTile6x16(acc, alpha, accumulate, C, ldc, rows, cols);
 }
 
@@ -343,10 +383,9 @@ LRP_AVX2 void accumulate6x16At(int depth, const float* a, const float* first, co
 }
 #endif
 
-LRP_AVX2 void kernel6x16At(int depth, const float* a, const float* first, const float* second, const int64_t* offsets,
-                           float alpha, bool accumulate, float* C, int ldc, int rows, int cols) {
-  prefetchTile6(C, ldc, rows, cols, accumulate);
-  alignas(32) float acc[kMR * kNR];
+// The accumulators of kernel6x16At into acc, row by row.
+LRP_AVX2 inline void accumulateTileAt(int depth, const float* a, const float* first, const float* second,
+                                      const int64_t* offsets, float* acc) {
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(LRP_GEMM_NO_ASM)
   accumulate6x16At(depth, a, first, second, offsets, acc);
 #else
@@ -370,7 +409,33 @@ LRP_AVX2 void kernel6x16At(int depth, const float* a, const float* first, const 
   }
   LRP_SAVE_ACC(acc);
 #endif
+}
+
+LRP_AVX2 void kernel6x16At(int depth, const float* a, const float* first, const float* second, const int64_t* offsets,
+                           float alpha, bool accumulate, float* C, int ldc, int rows, int cols) {
+  prefetchTile6(C, ldc, rows, cols, accumulate);
+  alignas(32) float acc[kMR * kNR];
+  accumulateTileAt(depth, a, first, second, offsets, acc);
   storeTile6x16(acc, alpha, accumulate, C, ldc, rows, cols);
+}
+
+// kernel6x16 and kernel6x16At for a full tile with its epilogue (GemmMicroKernel::kernelWithEpilogue): the same
+// accumulation, then storeTile6x16WithEpilogue.
+LRP_AVX2 void kernel6x16WithEpilogue(int depth, const float* a, const float* b, float alpha, bool accumulate, float* C,
+                                     int ldc, const TileEpilogue& epilogue) {
+  prefetchTile6(C, ldc, kMR, kNR, accumulate);
+  alignas(32) float acc[kMR * kNR];
+  accumulateTile(depth, a, b, acc);
+  storeTile6x16WithEpilogue(acc, alpha, accumulate, C, ldc, epilogue);
+}
+
+LRP_AVX2 void kernel6x16AtWithEpilogue(int depth, const float* a, const float* first, const float* second,
+                                       const int64_t* offsets, float alpha, bool accumulate, float* C, int ldc,
+                                       const TileEpilogue& epilogue) {
+  prefetchTile6(C, ldc, kMR, kNR, accumulate);
+  alignas(32) float acc[kMR * kNR];
+  accumulateTileAt(depth, a, first, second, offsets, acc);
+  storeTile6x16WithEpilogue(acc, alpha, accumulate, C, ldc, epilogue);
 }
 
 #undef LRP_STEP
@@ -411,7 +476,7 @@ LRP_AVX2 void packConv(const ConvPanelPlan& p, int k0, int depth, float* packed)
 }
 
 const GemmMicroKernel kAvx2Micro{kMR, kNR, LRP_AVX2_KC, LRP_AVX2_MC, LRP_AVX2_NC, packA6, packB16, kernel6x16, packConv,
-                                 kernel6x16At};
+                                 kernel6x16At, kernel6x16WithEpilogue, kernel6x16AtWithEpilogue};
 
 // ---- batch ≤ 4, B transposed (dense forward): each weight row is read once and dotted with the ROWS rows of A ----
 

@@ -21,6 +21,16 @@ struct ConvPanelPlan {
   const uint32_t* valid;       // [taps × runs]
 };
 
+// What convGemm does to a finished C tile (the last K block) besides storing it, in this order: add bias[r] to row r,
+// multiply by `scale` (laid out as C, row stride ldc), and write max(C, 0) to `relu` (laid out as C). Null members do
+// nothing. A micro-kernel that fuses it applies it in registers before its stores, with the same operations as the
+// driver's passes over the stored tile: the same bits.
+struct TileEpilogue {
+  const float* bias;  // MR values, alpha·bias of the tile's rows
+  const float* scale;
+  float* relu;
+};
+
 // What one instruction set contributes to the blocked GEMM: packing routines and an MR×NR register-tiled micro-kernel.
 // Packing handles the transposes, so the micro-kernel sees one layout: A panels of MR rows stored k-major
 // (a[k·MR + i]) and B panels of NR columns stored k-major (b[k·NR + j]), both zero-padded to full panels.
@@ -44,6 +54,14 @@ struct GemmMicroKernel {
   // Same operations per element as `kernel`, so the same bits. Null: the driver always packs.
   void (*kernelAt)(int depth, const float* a, const float* first, const float* second, const int64_t* offsets,
                    float alpha, bool accumulate, float* C, int ldc, int rows, int cols) = nullptr;
+  // kernel and kernelAt for a full MR×NR tile followed by its epilogue, applied before the stores (one store per C
+  // vector and one per ReLU vector, where the driver's passes would store the tile up to three times). Null: the
+  // driver runs the passes after kernel / kernelAt.
+  void (*kernelWithEpilogue)(int depth, const float* a, const float* b, float alpha, bool accumulate, float* C, int ldc,
+                             const TileEpilogue& epilogue) = nullptr;
+  void (*kernelAtWithEpilogue)(int depth, const float* a, const float* first, const float* second,
+                               const int64_t* offsets, float alpha, bool accumulate, float* C, int ldc,
+                               const TileEpilogue& epilogue) = nullptr;
 };
 
 // A 64-byte aligned scratch buffer that only grows; one per thread and use, so concurrent callers never share it.

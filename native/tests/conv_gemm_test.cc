@@ -2,7 +2,7 @@
 // random shapes: strides, padding, dilation, 1×1 and large kernels, sizes that are not multiples of the tile or vector
 // widths, M and K beyond one cache block, several samples with gaps between them, alpha and accumulate, and that any
 // split of the column range gives the same bits, with and without a bias, and with weights packed once (whole or split
-// by rows) as without, and the fused ReLU output. Exit status 0 when everything passes.
+// by rows) as without, the factor `scale` and the fused ReLU output. Exit status 0 when everything passes.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -27,16 +27,16 @@ struct Case {
   ConvShape shape;
   int outChannels, samples;
   float alpha;
-  bool accumulate, bias, relu;
+  bool accumulate, bias, relu, scale;  // scale: y multiplied elementwise by factors laid out as y (not with accumulate)
 };
 
 std::string describe(const Case& c) {
   const ConvShape& s = c.shape;
   char text[256];
-  std::snprintf(text, sizeof text, "C=%d %dx%d → M=%d %dx%d k%dx%d s%dx%d p%d,%d d%dx%d n=%d alpha=%g%s%s%s", s.channels, s.height,
+  std::snprintf(text, sizeof text, "C=%d %dx%d → M=%d %dx%d k%dx%d s%dx%d p%d,%d d%dx%d n=%d alpha=%g%s%s%s%s", s.channels, s.height,
                 s.width, c.outChannels, s.outHeight, s.outWidth, s.kernelHeight, s.kernelWidth, s.strideHeight,
                 s.strideWidth, s.padTop, s.padLeft, s.dilationHeight, s.dilationWidth, c.samples, c.alpha,
-                c.accumulate ? " accumulate" : "", c.bias ? " bias" : "", c.relu ? " relu" : "");
+                c.accumulate ? " accumulate" : "", c.bias ? " bias" : "", c.relu ? " relu" : "", c.scale ? " scale" : "");
   return text;
 }
 
@@ -64,18 +64,20 @@ Case randomCase(std::mt19937& rng, int maxChannels, int maxOut) {
     s.outWidth = outSize(s.width, s.kernelWidth, s.strideWidth, s.padLeft, s.dilationWidth);
     if (s.outHeight < 1 || s.outWidth < 1) continue;
     const float alphas[] = {1.f, -1.f, 0.7f};
-    return Case{s, out(rng), samples(rng), alphas[rng() % 3], coin(rng) == 1, coin(rng) == 1, coin(rng) == 1};
+    Case c{s, out(rng), samples(rng), alphas[rng() % 3], coin(rng) == 1, coin(rng) == 1, coin(rng) == 1, false};
+    c.scale = !c.accumulate && coin(rng) == 1;
+    return c;
   }
 }
 
 Case fixedCase(int channels, int size, int kernel, int stride, int pad, int outChannels, int samples) {
   ConvShape s{channels, size, size, 0, 0, kernel, kernel, stride, stride, pad, pad, 1, 1};
   s.outHeight = s.outWidth = outSize(size, kernel, stride, pad, 1);
-  return Case{s, outChannels, samples, 1.f, false, true, true};
+  return Case{s, outChannels, samples, 1.f, false, true, true, false};
 }
 
 struct Data {
-  std::vector<float> weight, bias, x, y0;
+  std::vector<float> weight, bias, x, y0, scale;  // scale laid out as y
   int64_t xStride, yStride, positions;
 };
 
@@ -93,6 +95,8 @@ Data makeData(const Case& c, std::mt19937& rng) {
   for (float& b : d.bias) b = value(rng);
   d.x.assign(size_t(d.xStride * c.samples), kSentinel);
   d.y0.assign(size_t(d.yStride * c.samples), kSentinel);
+  d.scale.resize(d.y0.size());
+  for (float& f : d.scale) f = value(rng);
   for (int n = 0; n < c.samples; ++n) {
     for (int64_t i = 0; i < d.xStride - kGap; ++i) d.x[size_t(n * d.xStride + i)] = value(rng);
     for (int64_t i = 0; i < d.yStride - kGap; ++i) d.y0[size_t(n * d.yStride + i)] = c.accumulate ? value(rng) : NAN;
@@ -106,7 +110,7 @@ std::vector<float> run(const ConvGemmKernel& kernel, const Case& c, const Data& 
   std::vector<float> relu(c.relu ? d.y0.size() : 0, kSentinel);
   const ConvGemmProblem p{c.shape,   c.outChannels, d.weight.data(), d.x.data(),
                           d.xStride, y.data(),      d.yStride,       c.bias ? d.bias.data() : nullptr,
-                          c.alpha,   c.accumulate, {},  c.relu ? relu.data() : nullptr};
+                          c.alpha,   c.accumulate, {},  c.relu ? relu.data() : nullptr, c.scale ? d.scale.data() : nullptr};
   const int64_t columns = c.samples * d.positions;
   splits.insert(splits.begin(), 0);
   splits.push_back(columns);
@@ -123,7 +127,8 @@ std::vector<float> runPacked(const ConvGemmKernel& kernel, const Case& c, const 
   const int64_t K = int64_t(c.shape.channels) * c.shape.kernelHeight * c.shape.kernelWidth;
   ConvGemmProblem p{c.shape,   m1 - m0,  d.weight.data() + m0 * K, d.x.data(),
                     d.xStride, y.data() + m0 * d.positions, d.yStride, c.bias ? d.bias.data() + m0 : nullptr,
-                    c.alpha,   c.accumulate, packing.view, c.relu ? relu.data() + m0 * d.positions : nullptr};
+                    c.alpha,   c.accumulate, packing.view, c.relu ? relu.data() + m0 * d.positions : nullptr,
+                    c.scale ? d.scale.data() + m0 * d.positions : nullptr};
   p.packed.rowOffset = m0;
   kernel.function(p, 0, c.samples * d.positions);
   y.insert(y.end(), relu.begin(), relu.end());
@@ -159,6 +164,10 @@ std::string check(const Case& c, const Data& d, const std::vector<float>& y, dou
           if (c.accumulate) {
             reference += d.y0[at];
             magnitude += std::fabs(d.y0[at]);
+          }
+          if (c.scale) {
+            reference *= d.scale[at];
+            magnitude *= std::fabs(d.scale[at]);
           }
           const double error = std::fabs(y[at] - reference) / std::max(magnitude, 1e-30);
           if (!(error <= kTolerance)) return "y[" + std::to_string(at) + "] = " + std::to_string(y[at]) + ", reference " + std::to_string(reference);
@@ -202,6 +211,17 @@ int main() {
   cases.push_back(fixedCase(7, 18, 3, 1, 0, 20, 3));
   cases.push_back(fixedCase(9, 34, 3, 1, 0, 13, 2));
   cases.push_back(fixedCase(48, 18, 3, 1, 0, 250, 2));
+  // The same with the factor (the transposed convolution's product by the layer input), with and without a bias.
+  for (const int bias : {0, 1}) {
+    Case c = fixedCase(9, 34, 3, 1, 0, 13, 2);
+    c.scale = true;
+    c.bias = bias == 1;
+    cases.push_back(c);
+    c = fixedCase(16, 10, 3, 1, 1, 30, 3);
+    c.scale = true;
+    c.bias = bias == 1;
+    cases.push_back(c);
+  }
   {
     Case c = fixedCase(5, 21, 3, 1, 0, 11, 2);
     c.shape.dilationHeight = c.shape.dilationWidth = 2;
