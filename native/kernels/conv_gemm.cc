@@ -228,7 +228,7 @@ void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, 
     prefetchTile(c, true);
     if (last && p.scale) prefetchTile(p.scale + (c - p.y), false);
     if (last && p.relu) prefetchTile(p.relu + (c - p.y), true);
-    const bool fuse = last && (p.bias || p.scale || p.relu) && rows == micro.mr && width == micro.nr &&
+    const bool fuse = last && (p.bias || p.scale || p.relu) && width == micro.nr &&
                       (offsets ? micro.kernelAtWithEpilogue != nullptr : micro.kernelWithEpilogue != nullptr);
     if (fuse) {
       // The epilogue below in the micro-kernel's registers: each C and ReLU vector stored once.
@@ -238,9 +238,9 @@ void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, 
       const TileEpilogue epilogue{addBias ? bias : nullptr, p.scale ? p.scale + (c - p.y) : nullptr,
                                   p.relu ? p.relu + (c - p.y) : nullptr};
       if (offsets)
-        micro.kernelAtWithEpilogue(depth, a, b, second, offsets, p.alpha, accumulate, c, int(positions), epilogue);
+        micro.kernelAtWithEpilogue(depth, a, b, second, offsets, p.alpha, accumulate, c, int(positions), rows, epilogue);
       else
-        micro.kernelWithEpilogue(depth, a, b, p.alpha, accumulate, c, int(positions), epilogue);
+        micro.kernelWithEpilogue(depth, a, b, p.alpha, accumulate, c, int(positions), rows, epilogue);
       return;
     }
     multiply(c, int(positions));

@@ -278,14 +278,15 @@ LRP_AVX2 inline void storeTile6x16(const float* acc, float alpha, bool accumulat
     std::memcpy(C + static_cast<ptrdiff_t>(r) * ldc, tile + r * kNR, sizeof(float) * static_cast<size_t>(cols));
 }
 
-// storeTile6x16 for a full tile, with the epilogue applied to each row's two vectors before they are stored: the
+// storeTile6x16 for a tile of full width (rows ≤ 6 of them stored), with the epilogue applied to each row's two
+// vectors before they are stored: the
 // stored C (fma or product, as LRP_STORE_ROW), + bias, × scale, then max(·, 0) to relu: the operations and order of
 // convGemm's passes over a stored tile. max_ps returns its second operand (+0) for NaN and for ±0, as the passes'
 // `c > 0 ? c : 0` does.
 LRP_AVX2 inline void storeTile6x16WithEpilogue(const float* acc, float alpha, bool accumulate, float* C, int ldc,
-                                               const TileEpilogue& e) {
+                                               int rows, const TileEpilogue& e) {
   const __m256 va = _mm256_set1_ps(alpha), zero = _mm256_setzero_ps();
-  for (int r = 0; r < kMR; ++r) {
+  for (int r = 0; r < rows; ++r) {
     const ptrdiff_t at = r * static_cast<ptrdiff_t>(ldc);
     __m256 lo = _mm256_load_ps(acc + r * kNR), hi = _mm256_load_ps(acc + r * kNR + 8);
     if (accumulate) {
@@ -419,23 +420,23 @@ LRP_AVX2 void kernel6x16At(int depth, const float* a, const float* first, const 
   storeTile6x16(acc, alpha, accumulate, C, ldc, rows, cols);
 }
 
-// kernel6x16 and kernel6x16At for a full tile with its epilogue (GemmMicroKernel::kernelWithEpilogue): the same
-// accumulation, then storeTile6x16WithEpilogue.
+// kernel6x16 and kernel6x16At for a tile of full width with its epilogue (GemmMicroKernel::kernelWithEpilogue): the
+// same accumulation, then storeTile6x16WithEpilogue.
 LRP_AVX2 void kernel6x16WithEpilogue(int depth, const float* a, const float* b, float alpha, bool accumulate, float* C,
-                                     int ldc, const TileEpilogue& epilogue) {
-  prefetchTile6(C, ldc, kMR, kNR, accumulate);
+                                     int ldc, int rows, const TileEpilogue& epilogue) {
+  prefetchTile6(C, ldc, rows, kNR, accumulate);
   alignas(32) float acc[kMR * kNR];
   accumulateTile(depth, a, b, acc);
-  storeTile6x16WithEpilogue(acc, alpha, accumulate, C, ldc, epilogue);
+  storeTile6x16WithEpilogue(acc, alpha, accumulate, C, ldc, rows, epilogue);
 }
 
 LRP_AVX2 void kernel6x16AtWithEpilogue(int depth, const float* a, const float* first, const float* second,
                                        const int64_t* offsets, float alpha, bool accumulate, float* C, int ldc,
-                                       const TileEpilogue& epilogue) {
-  prefetchTile6(C, ldc, kMR, kNR, accumulate);
+                                       int rows, const TileEpilogue& epilogue) {
+  prefetchTile6(C, ldc, rows, kNR, accumulate);
   alignas(32) float acc[kMR * kNR];
   accumulateTileAt(depth, a, first, second, offsets, acc);
-  storeTile6x16WithEpilogue(acc, alpha, accumulate, C, ldc, epilogue);
+  storeTile6x16WithEpilogue(acc, alpha, accumulate, C, ldc, rows, epilogue);
 }
 
 #undef LRP_STEP

@@ -54,13 +54,13 @@ struct GemmMicroKernel {
   // Same operations per element as `kernel`, so the same bits. Null: the driver always packs.
   void (*kernelAt)(int depth, const float* a, const float* first, const float* second, const int64_t* offsets,
                    float alpha, bool accumulate, float* C, int ldc, int rows, int cols) = nullptr;
-  // kernel and kernelAt for a full MR×NR tile followed by its epilogue, applied before the stores (one store per C
-  // vector and one per ReLU vector, where the driver's passes would store the tile up to three times). Null: the
-  // driver runs the passes after kernel / kernelAt.
+  // kernel and kernelAt for a tile of NR columns (rows ≤ MR) followed by its epilogue, applied before the stores (one
+  // store per C vector and one per ReLU vector, where the driver's passes would store the tile up to three times).
+  // Null: the driver runs the passes after kernel / kernelAt.
   void (*kernelWithEpilogue)(int depth, const float* a, const float* b, float alpha, bool accumulate, float* C, int ldc,
-                             const TileEpilogue& epilogue) = nullptr;
+                             int rows, const TileEpilogue& epilogue) = nullptr;
   void (*kernelAtWithEpilogue)(int depth, const float* a, const float* first, const float* second,
-                               const int64_t* offsets, float alpha, bool accumulate, float* C, int ldc,
+                               const int64_t* offsets, float alpha, bool accumulate, float* C, int ldc, int rows,
                                const TileEpilogue& epilogue) = nullptr;
 };
 
