@@ -278,11 +278,10 @@ LRP_AVX2 inline void storeTile6x16(const float* acc, float alpha, bool accumulat
     std::memcpy(C + static_cast<ptrdiff_t>(r) * ldc, tile + r * kNR, sizeof(float) * static_cast<size_t>(cols));
 }
 
-// storeTile6x16 for a tile of full width (rows ≤ 6 of them stored), with the epilogue applied to each row's two
-// vectors before they are stored: the
-// stored C (fma or product, as LRP_STORE_ROW), + bias, × scale, then max(·, 0) to relu: the operations and order of
-// convGemm's passes over a stored tile. max_ps returns its second operand (+0) for NaN and for ±0, as the passes'
-// `c > 0 ? c : 0` does.
+// storeTile6x16 for a tile of full width (its first `rows` rows stored), with the epilogue applied to each row's two
+// vectors before they are stored: C as LRP_STORE_ROW computes it (product or fma), + bias, × scale, then max(·, 0) to
+// relu: the operations and order of convGemm's passes over a stored tile. max_ps returns its second operand (+0) for
+// NaN and for ±0, as the passes' `c > 0 ? c : 0` does.
 LRP_AVX2 inline void storeTile6x16WithEpilogue(const float* acc, float alpha, bool accumulate, float* C, int ldc,
                                                int rows, const TileEpilogue& e) {
   const __m256 va = _mm256_set1_ps(alpha), zero = _mm256_setzero_ps();
