@@ -411,16 +411,17 @@ int testConvTransposedTimes(Device device) {
 
 // convTransposedQuotientTimes (s = m·r / stab(z) computed where the backend reads s: the CPU's zero-padded copy)
 // gives the same bits as its default composition, stabilizedDivide then convTransposedTimes: for each mask mode, with
-// zeros in r and z, on maps the AVX2 kernel reads in place (8 and 16 wide) and on shapes that take other paths.
+// zeros in r and z, on maps the AVX2 kernel reads from a padded copy (32 and 64 wide) and on shapes that take other
+// paths.
 int testConvTransposedQuotientTimes(Device device) {
   std::unique_ptr<Backend> backend = makeBackend(device);
   backend->setThreads(2);
   std::mt19937 rng(11);
   const std::vector<ConvCase> cases{
-      {"3x3 pad 1, 32 channels, 16x16", 2, {32, 16, 16, 24, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
-      {"3x3 pad 1, 16 channels, 8x8, batch 3", 3, {16, 8, 8, 16, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
-      {"3x3 pad 2 dilation 2, 16 channels, 16x8", 2, {16, 16, 8, 20, 16, 8, 3, 3, 1, 1, 2, 2, 2, 2, 1}},
-      {"3x3 pad 1, 16 channels, 9x11 (packed)", 2, {16, 9, 11, 8, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"3x3 pad 1, 32 channels, 32x32", 2, {32, 32, 32, 24, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"3x3 pad 1, 16 channels, 32x32, batch 3", 3, {16, 32, 32, 16, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"3x3 pad 2 dilation 2, 16 channels, 64x64", 1, {16, 64, 64, 20, 64, 64, 3, 3, 1, 1, 2, 2, 2, 2, 1}},
+      {"3x3 pad 1, 16 channels, 16x16 (packed)", 2, {16, 16, 16, 8, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
       {"3 channels (not flipped)", 2, {3, 8, 8, 16, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
       {"stride 2 (not flipped)", 2, {16, 9, 9, 8, 5, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1}},
   };
@@ -450,8 +451,8 @@ int testConvTransposedQuotientTimes(Device device) {
 }
 
 // The paths chosen by shape: denseTransposed's two-halves row split at batch ≤ 4 and the column split above it, and
-// convForward's padded copy read in place (stride-1 maps whose rows hold whole half-panels) against packing. Each
-// against float64, and bit-identical for 1, 2 and 3 threads.
+// convForward's padded copy read in place (stride-1 maps whose rows hold whole half-panels and whose border adds
+// little: 32 wide and more) against packing. Each against float64, and bit-identical for 1, 2 and 3 threads.
 int testShapePaths(Device device) {
   std::unique_ptr<Backend> backend = makeBackend(device);
   std::mt19937 rng(11);
@@ -521,8 +522,11 @@ int testShapePaths(Device device) {
     ConvGeometry g;
   };
   const std::vector<ConvCase> convCases{
-      {"3x3 pad 1, 8x8 (two rows per panel)", 3, {10, 8, 8, 14, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
-      {"3x3 pad 1, 16x16", 2, {6, 16, 16, 7, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"3x3 pad 1, 32x32 (padded copy)", 2, {6, 32, 32, 7, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"3x3 pad 2 dilation 2, 64x64 (padded copy)", 1, {3, 64, 64, 4, 64, 64, 3, 3, 1, 1, 2, 2, 2, 2, 1}},
+      {"3x3 pad 1 row stride 2, 64x32 (padded copy)", 2, {3, 64, 32, 5, 32, 32, 3, 3, 2, 1, 1, 1, 1, 1, 1}},
+      {"3x3 pad 1, 8x8 (packed: two rows per panel)", 3, {10, 8, 8, 14, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"3x3 pad 1, 16x16 (packed)", 2, {6, 16, 16, 7, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
       {"5x5 pad 2 dilation 1, 8x24", 2, {4, 8, 24, 9, 8, 24, 5, 5, 1, 1, 2, 2, 1, 1, 1}},
       {"3x3 pad 2 dilation 2, 16x8", 2, {5, 16, 8, 6, 16, 8, 3, 3, 1, 1, 2, 2, 2, 2, 1}},
       {"3x3 pad 1 row stride 2, 9x16", 2, {5, 9, 16, 6, 5, 16, 3, 3, 2, 1, 1, 1, 1, 1, 1}},
