@@ -456,13 +456,7 @@ int testConvTransposedQuotientTimes(Device device) {
 int testShapePaths(Device device) {
   std::unique_ptr<Backend> backend = makeBackend(device);
   std::mt19937 rng(11);
-  std::uniform_real_distribution<float> value(-1.f, 1.f);
   int failures = 0;
-  auto randomValues = [&](int64_t count) {
-    std::vector<float> v(static_cast<size_t>(count));
-    for (float& x : v) x = value(rng);
-    return v;
-  };
   // Runs `compute` (inputs uploaded, output downloaded) with 1, 2 and 3 threads and checks it against `reference`.
   auto check = [&](const std::string& name, const std::vector<std::vector<float>>& inputs, int64_t outCount,
                    const std::vector<double>& reference, const std::vector<double>& scale,
@@ -501,7 +495,7 @@ int testShapePaths(Device device) {
   };
   for (int batch : {1, 3, 4, 5}) {
     for (const auto& [in, out] : std::vector<std::pair<int, int>>{{37, 600}, {520, 1031}, {9, 100}}) {
-      const std::vector<float> s = randomValues(int64_t(batch) * out), w = randomValues(int64_t(out) * in);
+      const std::vector<float> s = randomValues(rng, int64_t(batch) * out), w = randomValues(rng, int64_t(out) * in);
       std::vector<double> reference(size_t(batch) * in, 0.0), scale(size_t(batch) * in, 0.0);
       for (int n = 0; n < batch; ++n)
         for (int k = 0; k < out; ++k)
@@ -516,11 +510,6 @@ int testShapePaths(Device device) {
             });
     }
   }
-  struct ConvCase {
-    const char* name;
-    int batch;
-    ConvGeometry g;
-  };
   const std::vector<ConvCase> convCases{
       {"3x3 pad 1, 32x32 (padded copy)", 2, {6, 32, 32, 7, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
       {"3x3 pad 2 dilation 2, 64x64 (padded copy)", 1, {3, 64, 64, 4, 64, 64, 3, 3, 1, 1, 2, 2, 2, 2, 1}},
@@ -534,10 +523,10 @@ int testShapePaths(Device device) {
   };
   for (const ConvCase& c : convCases) {
     const ConvGeometry& g = c.g;
-    const std::vector<float> x = randomValues(int64_t(c.batch) * g.inChannels * g.inHeight * g.inWidth);
-    const std::vector<float> w = randomValues(int64_t(g.outChannels) * g.inChannels * g.kernelHeight * g.kernelWidth);
-    const std::vector<float> b = randomValues(g.outChannels);
-    const int64_t outCount = int64_t(c.batch) * g.outChannels * g.outHeight * g.outWidth;
+    const ConvCounts n = countsOf(c);
+    const std::vector<float> x = randomValues(rng, n.in), w = randomValues(rng, n.weight);
+    const std::vector<float> b = randomValues(rng, g.outChannels);
+    const int64_t outCount = n.out;
     std::vector<double> reference(static_cast<size_t>(outCount)), scale(static_cast<size_t>(outCount));
     for (int n = 0; n < c.batch; ++n)
       for (int m = 0; m < g.outChannels; ++m)
