@@ -246,38 +246,6 @@ LRP_AVX2 void accumulate6x16(int depth, const float* a, const float* b, float* a
 }
 #endif
 
-// The kernel's last phase, shared by kernel6x16 and kernel6x16At: C = alpha · acc (or C += …) for the tile's rows and
-// columns, acc the 6×16 accumulators row by row.
-LRP_AVX2 inline void storeTile6x16(const float* acc, float alpha, bool accumulate, float* C, int ldc, int rows, int cols) {
-  const __m256 c00 = _mm256_load_ps(acc + 0), c01 = _mm256_load_ps(acc + 8), c10 = _mm256_load_ps(acc + 16);
-  const __m256 c11 = _mm256_load_ps(acc + 24), c20 = _mm256_load_ps(acc + 32), c21 = _mm256_load_ps(acc + 40);
-  const __m256 c30 = _mm256_load_ps(acc + 48), c31 = _mm256_load_ps(acc + 56), c40 = _mm256_load_ps(acc + 64);
-  const __m256 c41 = _mm256_load_ps(acc + 72), c50 = _mm256_load_ps(acc + 80), c51 = _mm256_load_ps(acc + 88);
-  const __m256 va = _mm256_set1_ps(alpha);
-  if (rows == kMR && cols == kNR) {
-    LRP_STORE_ROW(C, ldc, 0, c00, c01);
-    LRP_STORE_ROW(C, ldc, 1, c10, c11);
-    LRP_STORE_ROW(C, ldc, 2, c20, c21);
-    LRP_STORE_ROW(C, ldc, 3, c30, c31);
-    LRP_STORE_ROW(C, ldc, 4, c40, c41);
-    LRP_STORE_ROW(C, ldc, 5, c50, c51);
-    return;
-  }
-  // Edge tiles go through a full-size scratch tile so every element sees exactly the same operations.
-  alignas(32) float tile[kMR * kNR] = {};
-  if (accumulate)
-    for (int r = 0; r < rows; ++r)
-      std::memcpy(tile + r * kNR, C + static_cast<ptrdiff_t>(r) * ldc, sizeof(float) * static_cast<size_t>(cols));
-  LRP_STORE_ROW(tile, kNR, 0, c00, c01);
-  LRP_STORE_ROW(tile, kNR, 1, c10, c11);
-  LRP_STORE_ROW(tile, kNR, 2, c20, c21);
-  LRP_STORE_ROW(tile, kNR, 3, c30, c31);
-  LRP_STORE_ROW(tile, kNR, 4, c40, c41);
-  LRP_STORE_ROW(tile, kNR, 5, c50, c51);
-  for (int r = 0; r < rows; ++r)
-    std::memcpy(C + static_cast<ptrdiff_t>(r) * ldc, tile + r * kNR, sizeof(float) * static_cast<size_t>(cols));
-}
-
 // storeTile6x16 for a tile of full width (its first `rows` rows stored), with the epilogue applied to each row's two
 // vectors before they are stored: C as LRP_STORE_ROW computes it (product or fma), + bias, × scale, then max(·, 0) to
 // relu: the operations and order of convGemm's passes over a stored tile. max_ps returns its second operand (+0) for
@@ -311,6 +279,30 @@ LRP_AVX2 inline void storeTile6x16WithEpilogue(const float* acc, float alpha, bo
       _mm256_storeu_ps(e.relu + at + 8, _mm256_max_ps(hi, zero));
     }
   }
+}
+
+// The kernel's last phase, shared by kernel6x16 and kernel6x16At: C = alpha · acc (or C += …) for the tile's rows and
+// columns, acc the 6×16 accumulators row by row.
+LRP_AVX2 inline void storeTile6x16(const float* acc, float alpha, bool accumulate, float* C, int ldc, int rows, int cols) {
+  if (cols == kNR) return storeTile6x16WithEpilogue(acc, alpha, accumulate, C, ldc, rows, TileEpilogue{});
+  const __m256 c00 = _mm256_load_ps(acc + 0), c01 = _mm256_load_ps(acc + 8), c10 = _mm256_load_ps(acc + 16);
+  const __m256 c11 = _mm256_load_ps(acc + 24), c20 = _mm256_load_ps(acc + 32), c21 = _mm256_load_ps(acc + 40);
+  const __m256 c30 = _mm256_load_ps(acc + 48), c31 = _mm256_load_ps(acc + 56), c40 = _mm256_load_ps(acc + 64);
+  const __m256 c41 = _mm256_load_ps(acc + 72), c50 = _mm256_load_ps(acc + 80), c51 = _mm256_load_ps(acc + 88);
+  const __m256 va = _mm256_set1_ps(alpha);
+  // Narrower tiles go through a full-size scratch tile so every element sees exactly the same operations.
+  alignas(32) float tile[kMR * kNR] = {};
+  if (accumulate)
+    for (int r = 0; r < rows; ++r)
+      std::memcpy(tile + r * kNR, C + static_cast<ptrdiff_t>(r) * ldc, sizeof(float) * static_cast<size_t>(cols));
+  LRP_STORE_ROW(tile, kNR, 0, c00, c01);
+  LRP_STORE_ROW(tile, kNR, 1, c10, c11);
+  LRP_STORE_ROW(tile, kNR, 2, c20, c21);
+  LRP_STORE_ROW(tile, kNR, 3, c30, c31);
+  LRP_STORE_ROW(tile, kNR, 4, c40, c41);
+  LRP_STORE_ROW(tile, kNR, 5, c50, c51);
+  for (int r = 0; r < rows; ++r)
+    std::memcpy(C + static_cast<ptrdiff_t>(r) * ldc, tile + r * kNR, sizeof(float) * static_cast<size_t>(cols));
 }
 
 // A full tile's C rows that the kernel adds to, requested before the k loop so that they are in L1 after it.
