@@ -305,7 +305,7 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
   // The A block for rows [row, …) and K block pc: packed now, or where packConvWeights put it.
   auto blockA = [&](int row, int rows, int pc, int kc, float* buffer) -> const float* {
     if (prepacked) return p.packed.data + p.packed.rowStride * pc + int64_t(p.packed.rowOffset + row) * kc;
-    micro.packA(false, p.weight + int64_t(row) * K + pc, K, rows, kc, buffer);
+    packATiles(micro, false, p.weight + int64_t(row) * K + pc, K, rows, kc, buffer);
     return buffer;
   };
   float* packedA = prepacked ? nullptr : bufferA.reserve(static_cast<size_t>(mcBlock) * kcBlock);
@@ -340,9 +340,11 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
           const int kc = std::min(kcBlock, K - pc);
           const float* a = blockA(0, M, pc, kc, packedA);
           const PanelB b = panelB(pc, kc, col0 + jc + jr, width, packedB);
-          for (int ir = 0; ir < M; ir += MR)
-            runTile(micro, p, kc, a + int64_t(ir) * kc, b.b, b.second, b.offsets, ir, std::min(MR, M - ir), col0 + jc + jr, width,
+          for (int ir = 0, rows; ir < M; ir += rows) {
+            rows = tileRowsAt(micro, M - ir);
+            runTile(micro, p, kc, a + int64_t(roundUp(ir, MR)) * kc, b.b, b.second, b.offsets, ir, rows, col0 + jc + jr, width,
                     pc > 0 || p.accumulate, pc + kc == K);
+          }
         }
       }
       continue;
@@ -356,9 +358,11 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
         for (int jr = 0; jr < nc; jr += NR) {
           const int width = std::min(NR, nc - jr);
           const PanelB b = panelB(pc, kc, col0 + jc + jr, width, packedB);
-          for (int ir = 0; ir < M; ir += MR)
-            runTile(micro, p, kc, a + int64_t(ir) * kc, b.b, b.second, b.offsets, ir, std::min(MR, M - ir), col0 + jc + jr, width,
+          for (int ir = 0, rows; ir < M; ir += rows) {
+            rows = tileRowsAt(micro, M - ir);
+            runTile(micro, p, kc, a + int64_t(roundUp(ir, MR)) * kc, b.b, b.second, b.offsets, ir, rows, col0 + jc + jr, width,
                     accumulate, pc + kc == K);
+          }
         }
         continue;
       }
@@ -370,10 +374,12 @@ void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int
         const int mc = std::min(mcBlock, M - ic);
         const float* a = blockA(ic, mc, pc, kc, packedA);
         for (int jr = 0; jr < nc; jr += NR)
-          for (int ir = 0; ir < mc; ir += MR)
-            runTile(micro, p, kc, a + int64_t(ir) * kc, panels[size_t(jr / NR)].b, panels[size_t(jr / NR)].second,
-                    panels[size_t(jr / NR)].offsets, ic + ir,
-                    std::min(MR, mc - ir), col0 + jc + jr, std::min(NR, nc - jr), accumulate, pc + kc == K);
+          for (int ir = 0, rows; ir < mc; ir += rows) {
+            rows = tileRowsAt(micro, mc - ir);
+            runTile(micro, p, kc, a + int64_t(roundUp(ir, MR)) * kc, panels[size_t(jr / NR)].b,
+                    panels[size_t(jr / NR)].second, panels[size_t(jr / NR)].offsets, ic + ir, rows, col0 + jc + jr,
+                    std::min(NR, nc - jr), accumulate, pc + kc == K);
+          }
       }
     }
   }
@@ -449,7 +455,7 @@ ConvWeightPacking packConvWeights(const float* weight, int rows, int depth) {
   const int64_t rowStride = roundUp(rows, micro->mr);
   packing.data.resize(size_t(rowStride * depth));
   for (int pc = 0; pc < depth; pc += kcBlock)
-    micro->packA(false, weight + pc, depth, rows, std::min(kcBlock, depth - pc), packing.data.data() + rowStride * pc);
+    packATiles(*micro, false, weight + pc, depth, rows, std::min(kcBlock, depth - pc), packing.data.data() + rowStride * pc);
   packing.view = PackedConvWeights{packing.data.data(), micro, rowStride, 0};
   packing.tileRows = micro->mr;
   return packing;

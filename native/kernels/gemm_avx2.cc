@@ -34,6 +34,13 @@ namespace {
 #endif
 
 constexpr int kMR = 6, kNR = 16;
+// Tiles of up to 4 rows run a loop of their own (8 accumulators) where the inline assembly is built; the intrinsic
+// version computes all 6 rows for any tile.
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(LRP_GEMM_NO_ASM)
+constexpr int kShortRows = 4;
+#else
+constexpr int kShortRows = 0;
+#endif
 
 // maskFor(n) loads/stores the first n (0..8) lanes.
 LRP_AVX2 inline __m256i maskFor(int n) {
@@ -166,9 +173,10 @@ LRP_AVX2 void packB16(bool transB, const float* B, int ldb, int cols, int depth,
   } while (0)
 
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(LRP_GEMM_NO_ASM)
-// One k step of the 6×16 loop in assembly: six broadcasts of A (the first at byte offset `a0` from %[a]) times the B
-// vectors in ymm12/ymm13, into the 12 accumulators ymm0–ymm11. `a0` is a string: GNU as adds the +4… itself.
-#define LRP_ASM_ROWS6(a0)                              \
+// One k step of the loop in assembly for the first four rows of a tile: four broadcasts of A (the first at byte offset
+// `a0` from %[a]; A panels keep their 6-float stride) times the B vectors in ymm12/ymm13, into the accumulators
+// ymm0–ymm7. `a0` is a string: GNU as adds the +4… itself.
+#define LRP_ASM_ROWS4(a0)                              \
   "vbroadcastss " a0 "(%[a]), %%ymm14\n"               \
   "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n"             \
   "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n"             \
@@ -180,7 +188,11 @@ LRP_AVX2 void packB16(bool transB, const float* B, int ldb, int cols, int depth,
   "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n"             \
   "vbroadcastss " a0 "+12(%[a]), %%ymm15\n"            \
   "vfmadd231ps %%ymm12, %%ymm15, %%ymm6\n"             \
-  "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n"             \
+  "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n"
+
+// The same for all six rows of a 6×16 tile, into the 12 accumulators ymm0–ymm11.
+#define LRP_ASM_ROWS6(a0)                              \
+  LRP_ASM_ROWS4(a0)                                    \
   "vbroadcastss " a0 "+16(%[a]), %%ymm14\n"            \
   "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n"             \
   "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n"             \
@@ -188,61 +200,83 @@ LRP_AVX2 void packB16(bool transB, const float* B, int ldb, int cols, int depth,
   "vfmadd231ps %%ymm12, %%ymm15, %%ymm10\n"            \
   "vfmadd231ps %%ymm13, %%ymm15, %%ymm11\n"
 
-// The 12 accumulators ymm0–ymm11 zeroed, and stored to %[acc] row by row (the layout storeTile6x16 reads).
-#define LRP_ASM_ZERO12                                                                                                \
+// The accumulators zeroed (ymm0–ymm7 for 4 rows, ymm0–ymm11 for 6), and stored to %[acc] row by row (the layout
+// storeTile6x16 reads; a 4-row tile stores zeros as rows 4 and 5, which storeTile6x16 reads but does not store).
+#define LRP_ASM_ZERO8                                                                                                 \
   "vxorps %%ymm0, %%ymm0, %%ymm0\n" "vmovaps %%ymm0, %%ymm1\n" "vmovaps %%ymm0, %%ymm2\n" "vmovaps %%ymm0, %%ymm3\n" \
-  "vmovaps %%ymm0, %%ymm4\n" "vmovaps %%ymm0, %%ymm5\n" "vmovaps %%ymm0, %%ymm6\n" "vmovaps %%ymm0, %%ymm7\n"        \
+  "vmovaps %%ymm0, %%ymm4\n" "vmovaps %%ymm0, %%ymm5\n" "vmovaps %%ymm0, %%ymm6\n" "vmovaps %%ymm0, %%ymm7\n"
+#define LRP_ASM_ZERO12 \
+  LRP_ASM_ZERO8        \
   "vmovaps %%ymm0, %%ymm8\n" "vmovaps %%ymm0, %%ymm9\n" "vmovaps %%ymm0, %%ymm10\n" "vmovaps %%ymm0, %%ymm11\n"
-#define LRP_ASM_STORE12                                                                                               \
+#define LRP_ASM_STORE_ROWS4                                                                                           \
   "vmovaps %%ymm0, 0(%[acc])\n" "vmovaps %%ymm1, 32(%[acc])\n" "vmovaps %%ymm2, 64(%[acc])\n"                       \
   "vmovaps %%ymm3, 96(%[acc])\n" "vmovaps %%ymm4, 128(%[acc])\n" "vmovaps %%ymm5, 160(%[acc])\n"                    \
-  "vmovaps %%ymm6, 192(%[acc])\n" "vmovaps %%ymm7, 224(%[acc])\n" "vmovaps %%ymm8, 256(%[acc])\n"                   \
-  "vmovaps %%ymm9, 288(%[acc])\n" "vmovaps %%ymm10, 320(%[acc])\n" "vmovaps %%ymm11, 352(%[acc])\n"
+  "vmovaps %%ymm6, 192(%[acc])\n" "vmovaps %%ymm7, 224(%[acc])\n"
+#define LRP_ASM_STORE12 \
+  LRP_ASM_STORE_ROWS4   \
+  "vmovaps %%ymm8, 256(%[acc])\n" "vmovaps %%ymm9, 288(%[acc])\n"                                            \
+  "vmovaps %%ymm10, 320(%[acc])\n" "vmovaps %%ymm11, 352(%[acc])\n"
+#define LRP_ASM_STORE8                                                                                                \
+  LRP_ASM_STORE_ROWS4 "vxorps %%ymm0, %%ymm0, %%ymm0\n"                                                             \
+  "vmovaps %%ymm0, 256(%[acc])\n" "vmovaps %%ymm0, 288(%[acc])\n"                                                \
+  "vmovaps %%ymm0, 320(%[acc])\n" "vmovaps %%ymm0, 352(%[acc])\n"
 
 // The k loop in assembly: compilers spill one of the 12 accumulators of the intrinsic version (15 live ymm registers
 // plus a second broadcast register for scheduling), which costs ~10% of the micro-kernel. LRP_GEMM_NO_ASM selects
-// the intrinsic version, which is what MSVC builds.
-LRP_AVX2 void accumulate6x16(int depth, const float* a, const float* b, float* acc) {
-  long k4 = depth / 4, k1 = depth % 4;
-  __asm__ volatile(
-      LRP_ASM_ZERO12
-      "test %[k4], %[k4]\n"
-      "jz 2f\n"
-      "1:\n"
-      "prefetcht0 384(%[a])\n"
-      "vmovaps 0(%[b]), %%ymm12\n"
-      "vmovaps 32(%[b]), %%ymm13\n"
-      LRP_ASM_ROWS6("0")
-      "vmovaps 64(%[b]), %%ymm12\n"
-      "vmovaps 96(%[b]), %%ymm13\n"
-      LRP_ASM_ROWS6("24")
-      "vmovaps 128(%[b]), %%ymm12\n"
-      "vmovaps 160(%[b]), %%ymm13\n"
-      LRP_ASM_ROWS6("48")
-      "vmovaps 192(%[b]), %%ymm12\n"
-      "vmovaps 224(%[b]), %%ymm13\n"
-      LRP_ASM_ROWS6("72")
-      "add $96, %[a]\n"
-      "add $256, %[b]\n"
-      "dec %[k4]\n"
-      "jnz 1b\n"
-      "2:\n"
-      "test %[k1], %[k1]\n"
-      "jz 4f\n"
-      "3:\n"
-      "vmovaps 0(%[b]), %%ymm12\n"
-      "vmovaps 32(%[b]), %%ymm13\n"
-      LRP_ASM_ROWS6("0")
-      "add $24, %[a]\n"
-      "add $64, %[b]\n"
-      "dec %[k1]\n"
-      "jnz 3b\n"
-      "4:\n"
-      LRP_ASM_STORE12
-      : [a] "+r"(a), [b] "+r"(b), [k4] "+r"(k4), [k1] "+r"(k1)
-      : [acc] "r"(acc)
-      : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+// the intrinsic version, which is what MSVC builds. The macro is the body of the two functions below, for the rows of
+// ROWS (LRP_ASM_ROWS6 or LRP_ASM_ROWS4) with their ZERO and STORE; the 4-row loop clobbers ymm8–ymm11 too, which
+// costs nothing in a leaf function (they are caller-saved).
+#define LRP_ASM_ACCUMULATE(ROWS, ZERO, STORE)                                                                     \
+  long k4 = depth / 4, k1 = depth % 4;                                                                            \
+  __asm__ volatile(                                                                                               \
+      ZERO                                                                                                        \
+      "test %[k4], %[k4]\n"                                                                                       \
+      "jz 2f\n"                                                                                                   \
+      "1:\n"                                                                                                      \
+      "prefetcht0 384(%[a])\n"                                                                                    \
+      "vmovaps 0(%[b]), %%ymm12\n"                                                                                \
+      "vmovaps 32(%[b]), %%ymm13\n"                                                                               \
+      ROWS("0")                                                                                                   \
+      "vmovaps 64(%[b]), %%ymm12\n"                                                                               \
+      "vmovaps 96(%[b]), %%ymm13\n"                                                                               \
+      ROWS("24")                                                                                                  \
+      "vmovaps 128(%[b]), %%ymm12\n"                                                                              \
+      "vmovaps 160(%[b]), %%ymm13\n"                                                                              \
+      ROWS("48")                                                                                                  \
+      "vmovaps 192(%[b]), %%ymm12\n"                                                                              \
+      "vmovaps 224(%[b]), %%ymm13\n"                                                                              \
+      ROWS("72")                                                                                                  \
+      "add $96, %[a]\n"                                                                                           \
+      "add $256, %[b]\n"                                                                                          \
+      "dec %[k4]\n"                                                                                               \
+      "jnz 1b\n"                                                                                                  \
+      "2:\n"                                                                                                      \
+      "test %[k1], %[k1]\n"                                                                                       \
+      "jz 4f\n"                                                                                                   \
+      "3:\n"                                                                                                      \
+      "vmovaps 0(%[b]), %%ymm12\n"                                                                                \
+      "vmovaps 32(%[b]), %%ymm13\n"                                                                               \
+      ROWS("0")                                                                                                   \
+      "add $24, %[a]\n"                                                                                           \
+      "add $64, %[b]\n"                                                                                           \
+      "dec %[k1]\n"                                                                                               \
+      "jnz 3b\n"                                                                                                  \
+      "4:\n"                                                                                                      \
+      STORE                                                                                                       \
+      : [a] "+r"(a), [b] "+r"(b), [k4] "+r"(k4), [k1] "+r"(k1)                                                    \
+      : [acc] "r"(acc)                                                                                            \
+      : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",  \
         "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+
+LRP_AVX2 void accumulate6x16(int depth, const float* a, const float* b, float* acc) {
+  LRP_ASM_ACCUMULATE(LRP_ASM_ROWS6, LRP_ASM_ZERO12, LRP_ASM_STORE12);
+}
+
+// accumulate6x16 for a tile of at most 4 rows: 8 FMAs per k instead of 12, each accumulator's FMAs the same and in
+// the same order (the same bits). Two such tiles replace a 6-row one and a 2-row one that cost as much as two full
+// ones (see tileRowsAt).
+LRP_AVX2 void accumulate4x16(int depth, const float* a, const float* b, float* acc) {
+  LRP_ASM_ACCUMULATE(LRP_ASM_ROWS4, LRP_ASM_ZERO8, LRP_ASM_STORE8);
 }
 #endif
 
@@ -312,10 +346,12 @@ LRP_AVX2 inline void prefetchTile6(float* C, int ldc, int rows, int cols, bool a
 }
 
 // The 6×16 accumulators of a · b over `depth` into acc, row by row.
-LRP_AVX2 inline void accumulateTile(int depth, const float* a, const float* b, float* acc) {
+LRP_AVX2 inline void accumulateTile(int depth, const float* a, const float* b, float* acc, int rows) {
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(LRP_GEMM_NO_ASM)
-  accumulate6x16(depth, a, b, acc);
+  if (rows <= 4) accumulate4x16(depth, a, b, acc);
+  else accumulate6x16(depth, a, b, acc);
 #else
+  (void)rows;
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   int k = 0;
@@ -341,7 +377,7 @@ LRP_AVX2 void kernel6x16(int depth, const float* a, const float* b, float alpha,
                          int rows, int cols) {
   prefetchTile6(C, ldc, rows, cols, accumulate);
   alignas(32) float acc[kMR * kNR];
-  accumulateTile(depth, a, b, acc);
+  accumulateTile(depth, a, b, acc, rows);
   storeTile6x16(acc, alpha, accumulate, C, ldc, rows, cols);
 }
 
@@ -350,37 +386,49 @@ LRP_AVX2 void kernel6x16(int depth, const float* a, const float* b, float alpha,
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(LRP_GEMM_NO_ASM)
 // Same k loop as accumulate6x16, one k per iteration: the FMAs and their order per accumulator are the same, so are
 // the bits; the two B vectors come from unaligned loads at the two halves' addresses.
+// The body of the two functions below, as LRP_ASM_ACCUMULATE.
+#define LRP_ASM_ACCUMULATE_AT(ROWS, ZERO, STORE)                                                                         \
+  long k = depth;                                                                                                        \
+  __asm__ volatile(                                                                                                      \
+      ZERO                                                                                                               \
+      "test %[k], %[k]\n"                                                                                                \
+      "jz 2f\n"                                                                                                          \
+      "1:\n"                                                                                                             \
+      "mov (%[off]), %%rax\n"                                                                                            \
+      "vmovups 0(%[first],%%rax,4), %%ymm12\n"                                                                           \
+      "vmovups 0(%[second],%%rax,4), %%ymm13\n"                                                                          \
+      ROWS("0")                                                                                                          \
+      "add $24, %[a]\n"                                                                                                  \
+      "add $8, %[off]\n"                                                                                                 \
+      "dec %[k]\n"                                                                                                       \
+      "jnz 1b\n"                                                                                                         \
+      "2:\n"                                                                                                             \
+      STORE                                                                                                              \
+      : [a] "+r"(a), [off] "+r"(offsets), [k] "+r"(k)                                                                    \
+      : [first] "r"(first), [second] "r"(second), [acc] "r"(acc)                                                         \
+      : "rax", "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",  \
+        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+
 LRP_AVX2 void accumulate6x16At(int depth, const float* a, const float* first, const float* second, const int64_t* offsets,
                                float* acc) {
-  long k = depth;
-  __asm__ volatile(
-      LRP_ASM_ZERO12
-      "test %[k], %[k]\n"
-      "jz 2f\n"
-      "1:\n"
-      "mov (%[off]), %%rax\n"
-      "vmovups 0(%[first],%%rax,4), %%ymm12\n"
-      "vmovups 0(%[second],%%rax,4), %%ymm13\n"
-      LRP_ASM_ROWS6("0")
-      "add $24, %[a]\n"
-      "add $8, %[off]\n"
-      "dec %[k]\n"
-      "jnz 1b\n"
-      "2:\n"
-      LRP_ASM_STORE12
-      : [a] "+r"(a), [off] "+r"(offsets), [k] "+r"(k)
-      : [first] "r"(first), [second] "r"(second), [acc] "r"(acc)
-      : "rax", "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+  LRP_ASM_ACCUMULATE_AT(LRP_ASM_ROWS6, LRP_ASM_ZERO12, LRP_ASM_STORE12);
+}
+
+// accumulate6x16At for a tile of at most 4 rows (see accumulate4x16).
+LRP_AVX2 void accumulate4x16At(int depth, const float* a, const float* first, const float* second, const int64_t* offsets,
+                               float* acc) {
+  LRP_ASM_ACCUMULATE_AT(LRP_ASM_ROWS4, LRP_ASM_ZERO8, LRP_ASM_STORE8);
 }
 #endif
 
 // The accumulators of kernel6x16At into acc, row by row.
 LRP_AVX2 inline void accumulateTileAt(int depth, const float* a, const float* first, const float* second,
-                                      const int64_t* offsets, float* acc) {
+                                      const int64_t* offsets, float* acc, int rows) {
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(LRP_GEMM_NO_ASM)
-  accumulate6x16At(depth, a, first, second, offsets, acc);
+  if (rows <= 4) accumulate4x16At(depth, a, first, second, offsets, acc);
+  else accumulate6x16At(depth, a, first, second, offsets, acc);
 #else
+  (void)rows;
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int k = 0; k < depth; ++k) {
@@ -407,7 +455,7 @@ LRP_AVX2 void kernel6x16At(int depth, const float* a, const float* first, const 
                            float alpha, bool accumulate, float* C, int ldc, int rows, int cols) {
   prefetchTile6(C, ldc, rows, cols, accumulate);
   alignas(32) float acc[kMR * kNR];
-  accumulateTileAt(depth, a, first, second, offsets, acc);
+  accumulateTileAt(depth, a, first, second, offsets, acc, rows);
   storeTile6x16(acc, alpha, accumulate, C, ldc, rows, cols);
 }
 
@@ -417,7 +465,7 @@ LRP_AVX2 void kernel6x16WithEpilogue(int depth, const float* a, const float* b, 
                                      int ldc, int rows, const TileEpilogue& epilogue) {
   prefetchTile6(C, ldc, rows, kNR, accumulate);
   alignas(32) float acc[kMR * kNR];
-  accumulateTile(depth, a, b, acc);
+  accumulateTile(depth, a, b, acc, rows);
   storeTile6x16WithEpilogue(acc, alpha, accumulate, C, ldc, rows, epilogue);
 }
 
@@ -426,15 +474,21 @@ LRP_AVX2 void kernel6x16AtWithEpilogue(int depth, const float* a, const float* f
                                        int rows, const TileEpilogue& epilogue) {
   prefetchTile6(C, ldc, rows, kNR, accumulate);
   alignas(32) float acc[kMR * kNR];
-  accumulateTileAt(depth, a, first, second, offsets, acc);
+  accumulateTileAt(depth, a, first, second, offsets, acc, rows);
   storeTile6x16WithEpilogue(acc, alpha, accumulate, C, ldc, rows, epilogue);
 }
 
 #undef LRP_STEP
 #undef LRP_SAVE_ACC
 #undef LRP_ASM_ROWS6
+#undef LRP_ASM_ROWS4
 #undef LRP_ASM_ZERO12
 #undef LRP_ASM_STORE12
+#undef LRP_ASM_ZERO8
+#undef LRP_ASM_STORE8
+#undef LRP_ASM_STORE_ROWS4
+#undef LRP_ASM_ACCUMULATE
+#undef LRP_ASM_ACCUMULATE_AT
 #undef LRP_STORE_ROW
 
 // A convolution panel (see ConvPanelPlan): per row k and run, masked loads of the valid lanes (maskload does not
@@ -468,7 +522,7 @@ LRP_AVX2 void packConv(const ConvPanelPlan& p, int k0, int depth, float* packed)
 }
 
 const GemmMicroKernel kAvx2Micro{kMR, kNR, LRP_AVX2_KC, LRP_AVX2_MC, LRP_AVX2_NC, packA6, packB16, kernel6x16, packConv,
-                                 kernel6x16At, kernel6x16WithEpilogue, kernel6x16AtWithEpilogue};
+                                 kernel6x16At, kernel6x16WithEpilogue, kernel6x16AtWithEpilogue, kShortRows};
 
 // ---- batch ≤ 4, B transposed (dense forward): each weight row is read once and dotted with the ROWS rows of A ----
 

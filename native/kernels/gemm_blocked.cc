@@ -17,6 +17,19 @@ int balancedBlock(int total, int limit, int step) {
   return std::min(limit, roundUp((total + blocks - 1) / blocks, step));
 }
 
+int tileRowsAt(const GemmMicroKernel& micro, int remaining) {
+  if (micro.shortRows == 4 && (remaining == 7 || remaining == 8)) return 4;
+  return std::min(micro.mr, remaining);
+}
+
+void packATiles(const GemmMicroKernel& micro, bool transA, const float* A, int lda, int rows, int depth, float* packed) {
+  for (int i = 0, height; i < rows; i += height) {
+    height = tileRowsAt(micro, rows - i);
+    const float* first = transA ? A + i : A + static_cast<ptrdiff_t>(i) * lda;
+    micro.packA(transA, first, lda, height, depth, packed + static_cast<ptrdiff_t>(roundUp(i, micro.mr)) * depth);
+  }
+}
+
 float* PackBuffer::reserve(size_t count) {
   if (count > capacity_) {
     release();
@@ -71,14 +84,15 @@ void sgemmBlocked(const GemmMicroKernel& micro, bool transA, bool transB, int M,
         // that sweep, into an L1-sized buffer, instead of writing the whole KC×NC block out to L2/L3 and reading it
         // back (which costs ~20% at M = 128, where packing is a large share of the work).
         const float* a = transA ? A + static_cast<ptrdiff_t>(pc) * lda : A + pc;
-        micro.packA(transA, a, lda, M, kc, packedA);
+        packATiles(micro, transA, a, lda, M, kc, packedA);
         for (int jr = 0; jr < nc; jr += NR) {
           const int cols = std::min(NR, nc - jr);
           micro.packB(transB, transB ? b + static_cast<ptrdiff_t>(jr) * ldb : b + jr, ldb, cols, kc, packedB);
-          for (int ir = 0; ir < M; ir += MR) {
+          for (int ir = 0, rows; ir < M; ir += rows) {
+            rows = tileRowsAt(micro, M - ir);
             float* c = C + static_cast<ptrdiff_t>(ir) * ldc + jc + jr;
-            micro.kernel(kc, packedA + static_cast<ptrdiff_t>(ir) * kc, packedB, alpha, accumulate, c, ldc,
-                         std::min(MR, M - ir), cols);
+            micro.kernel(kc, packedA + static_cast<ptrdiff_t>(roundUp(ir, MR)) * kc, packedB, alpha, accumulate, c, ldc,
+                         rows, cols);
           }
         }
         continue;
@@ -87,13 +101,14 @@ void sgemmBlocked(const GemmMicroKernel& micro, bool transA, bool transB, int M,
       for (int ic = 0; ic < M; ic += mcBlock) {
         const int mc = std::min(mcBlock, M - ic);
         const float* a = transA ? A + static_cast<ptrdiff_t>(pc) * lda + ic : A + static_cast<ptrdiff_t>(ic) * lda + pc;
-        micro.packA(transA, a, lda, mc, kc, packedA);
+        packATiles(micro, transA, a, lda, mc, kc, packedA);
         for (int jr = 0; jr < nc; jr += NR) {
           const float* panelB = packedB + static_cast<ptrdiff_t>(jr) * kc;
-          for (int ir = 0; ir < mc; ir += MR) {
+          for (int ir = 0, rows; ir < mc; ir += rows) {
+            rows = tileRowsAt(micro, mc - ir);
             float* c = C + static_cast<ptrdiff_t>(ic + ir) * ldc + jc + jr;
-            micro.kernel(kc, packedA + static_cast<ptrdiff_t>(ir) * kc, panelB, alpha, accumulate, c, ldc,
-                         std::min(MR, mc - ir), std::min(NR, nc - jr));
+            micro.kernel(kc, packedA + static_cast<ptrdiff_t>(roundUp(ir, MR)) * kc, panelB, alpha, accumulate, c, ldc,
+                         rows, std::min(NR, nc - jr));
           }
         }
       }

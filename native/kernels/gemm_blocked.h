@@ -62,7 +62,20 @@ struct GemmMicroKernel {
   void (*kernelAtWithEpilogue)(int depth, const float* a, const float* first, const float* second,
                                const int64_t* offsets, float alpha, bool accumulate, float* C, int ldc, int rows,
                                const TileEpilogue& epilogue) = nullptr;
+  // Where not 0: the kernels run a tile of at most this many rows faster than a full one, in proportion to its rows
+  // (see tileRowsAt). 0: any tile costs a full one.
+  int shortRows = 0;
 };
+
+// The height of the tile that starts `remaining` rows before the end of a block: MR, except that with short tiles the
+// last 7 or 8 rows are two tiles of 4 + 3 or 4 + 4 rows rather than a full one and one of 1 or 2 (on AVX2 a tile of
+// 4 rows takes 2/3 of a full one's time whatever its rows, so M = 32 costs 5⅓ full tiles instead of 6). The tile at
+// row i of a block is always in packed A panel ⌈i / MR⌉ (packATiles), so the panels' count and places do not change.
+int tileRowsAt(const GemmMicroKernel& micro, int remaining);
+
+// Packs op(A)[0:rows, 0:depth] as micro.packA does, one panel per tile of tileRowsAt: the tile at row i goes to panel
+// ⌈i / MR⌉, zero-padded to MR rows.
+void packATiles(const GemmMicroKernel& micro, bool transA, const float* A, int lda, int rows, int depth, float* packed);
 
 // A 64-byte aligned scratch buffer that only grows; one per thread and use, so concurrent callers never share it.
 class PackBuffer {
