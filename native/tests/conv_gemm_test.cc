@@ -204,6 +204,10 @@ int main() {
   cases.push_back(fixedCase(5, 33, 1, 1, 0, 13, 5));
   cases.push_back(fixedCase(3, 32, 3, 1, 1, 64, 5));
   cases.push_back(fixedCase(16, 7, 3, 2, 1, 24, 9));
+  // Filter counts whose last rows are AVX2's 4 + 4 and 4 + 3 row tiles, whole and (prepacked) split on a tile boundary.
+  cases.push_back(fixedCase(48, 8, 3, 1, 1, 32, 2));  // K = 432 > KC: the panel-outer order (prepacked)
+  cases.push_back(fixedCase(5, 9, 3, 1, 0, 13, 3));
+  cases.push_back(fixedCase(7, 12, 1, 1, 0, 152, 2));
   // Unpadded stride-1 maps whose rows hold whole half-panels, which the AVX2 kernel reads in place (kernelAt): two
   // rows, one and two panels per output row, K beyond one block with M beyond MC, dilation, a row stride of 2 with
   // column stride 1, and halves of one panel in two samples (3×8 maps).

@@ -131,8 +131,9 @@ std::vector<Shape> shapes(std::mt19937& rng) {
                             pad(rng)});
       };
       int variant = 0;
-      // Sizes of 1 and around the tile and vector widths (6×16 AVX2, 12×32 AVX-512, 8×12 NEON, 8-wide k steps).
-      for (int M : {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 25})
+      // Sizes of 1 and around the tile and vector widths (6×16 AVX2, 12×32 AVX-512, 8×12 NEON, 8-wide k steps); M of
+      // 7, 8, 13, 14, 25 and 32 end in AVX2's 4 + 3 or 4 + 4 row tiles (tileRowsAt).
+      for (int M : {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 25, 32})
         for (int N : {1, 7, 8, 12, 16, 17, 31, 32, 33, 47})
           for (int K : {1, 3, 8, 9, 17}) add(M, N, K, variant++);
       for (int r = 0; r < 60; ++r) add(small(rng), small(rng), small(rng), variant++);
