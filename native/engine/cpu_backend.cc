@@ -10,6 +10,10 @@
 #include <unordered_map>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "../kernels/conv.h"
 #include "../kernels/conv_gemm.h"
 #include "../kernels/elementwise.h"
@@ -87,7 +91,7 @@ class CpuBackend final : public Backend {
     if (p) {
       if (zeroed) parallelCopy(p, nullptr, count);
     } else {
-      p = static_cast<float*>(zeroed ? std::calloc(size_t(count), sizeof(float)) : std::malloc(size_t(count) * sizeof(float)));
+      p = freshBuffer(count, zeroed);
       if (!p) throw Error("E_MEMORY_BUDGET", "out of memory allocating " + std::to_string(count * 4) + " bytes");
     }
     std::lock_guard<std::mutex> lock(poolMutex_);
@@ -95,6 +99,28 @@ class CpuBackend final : public Backend {
     liveBytes_ += capacity * 4;
     peakBytes_ = std::max(peakBytes_, liveBytes_);
     return p;
+  }
+
+  // New memory for `count` floats (zeroed if asked), freed with std::free. Buffers of 4 MiB and more are aligned to
+  // 2 MiB and marked for transparent huge pages (Linux; THP's default `madvise` mode honours it): a batch's layer
+  // buffers are tens of MiB, which 4 KiB pages cover with thousands of TLB entries on every pass over them, and a
+  // fault per page on first use. Measured with explain calls alternating between two models, one with and one without
+  // (2 threads, Zen 3): resnet18-64 batch 128 ε 0.89–0.94 of the time, vgg-cifar 0.95; 800 MiB first touched in
+  // 110 ms instead of 690. The rounding adds under half of the buffer to the address space, a little to the RSS.
+  static float* freshBuffer(int64_t count, bool zeroed) {
+    const size_t bytes = size_t(count) * sizeof(float);
+#if defined(__linux__)
+    constexpr size_t kHugePage = size_t(2) << 20;
+    if (bytes >= 2 * kHugePage) {
+      const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+      void* p = nullptr;
+      if (posix_memalign(&p, kHugePage, rounded) != 0) return nullptr;
+      madvise(p, rounded, MADV_HUGEPAGE);  // advice only: where it is refused, the buffer still works
+      if (zeroed) std::memset(p, 0, bytes);
+      return static_cast<float*>(p);
+    }
+#endif
+    return static_cast<float*>(zeroed ? std::calloc(size_t(count), sizeof(float)) : std::malloc(bytes));
   }
 
   void release(float* buffer) override {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -555,6 +556,39 @@ int testShapePaths(Device device) {
   return failures;
 }
 
+// Backend buffers, small and large, fresh and recycled: zeroed where asked, holding what was written to all of them,
+// and on Linux the large ones (4 MiB and more) 2 MiB aligned for transparent huge pages.
+int testBuffers(Device device) {
+  auto backend = makeBackend(device);
+  int failures = 0;
+  for (const int64_t count : {int64_t(1), int64_t(1000), int64_t(1) << 20, (int64_t(5) << 20) / 4 + 3}) {
+    for (int round = 0; round < 2; ++round) {  // round 1 gets the buffers released in round 0 back
+      Buffer dirty = Buffer::uninitialized(*backend, count);
+      backend->fill(dirty.data(), 1.f, count);
+      Buffer zeroed(*backend, count);
+      std::vector<float> host(size_t(count), -1.f);
+      backend->download(host.data(), zeroed.data(), count);
+      const bool allZero = std::all_of(host.begin(), host.end(), [](float v) { return v == 0.f; });
+      backend->download(host.data(), dirty.data(), count);
+      const bool allOne = std::all_of(host.begin(), host.end(), [](float v) { return v == 1.f; });
+      const auto address = reinterpret_cast<uintptr_t>(dirty.data());
+#if defined(__linux__)
+      const bool huge = device != Device::Cpu || count * 4 < (int64_t(4) << 20) || address % (uintptr_t(2) << 20) == 0;
+#else
+      const bool huge = true;
+#endif
+      if (!allZero || !allOne || !huge) {
+        std::printf("FAIL buffers of %ld floats, round %d: %s\n", long(count), round,
+                    !allZero ? "a zeroed buffer is not zero"
+                    : !allOne ? "a buffer lost what was written" : "a large buffer is not 2 MiB aligned");
+        ++failures;
+      }
+    }
+  }
+  if (failures == 0) std::printf("ok    backend buffers: small and large, fresh and recycled, zeroed where asked\n");
+  return failures;
+}
+
 // parallelForDynamic hands out every index exactly once, in contiguous chunks, whatever the counts of tasks and
 // threads, and passes an exception from a chunk on to the caller.
 int testParallelForDynamic() {
@@ -736,6 +770,7 @@ int main(int argc, char** argv) {
     failures += testConvTransposedQuotientTimes(Device::Cpu);
     failures += testShapePaths(Device::Cpu);
     failures += testParallelForDynamic();
+    failures += testBuffers(Device::Cpu);
     if (cuda) {
       failures += testErrors(Device::Cuda);
       failures += testGammaQuotients(Device::Cuda);
