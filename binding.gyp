@@ -22,6 +22,7 @@
         "native/kernels/gemm_avx512.cc",
         "native/kernels/gemm_blocked.cc",
         "native/kernels/gemm_neon.cc",
+        "native/kernels/gemm_packed_b.cc",
         "native/kernels/gemm_scalar.cc",
         "native/kernels/pool.cc"
       ],

@@ -18,6 +18,7 @@
 #include "../kernels/conv_gemm.h"
 #include "../kernels/elementwise.h"
 #include "../kernels/gemm.h"
+#include "../kernels/gemm_packed_b.h"
 #include "../kernels/pool.h"
 #include "backend.h"
 #include "error.h"
@@ -175,13 +176,40 @@ class CpuBackend final : public Backend {
   void denseForward(int batch, int in, int out, const float* x, const float* weight, const float* bias, float* y,
                     bool accumulate, float sign) override {
     // Split the output features over threads: each computes y[:, j0:j1] = x · W[j0:j1, :]ᵀ.
-    parallelFor(out, threads_, [&](int64_t j0, int64_t j1) {
-      sgemm(false, true, batch, int(j1 - j0), in, sign, x, in, weight + j0 * in, in, accumulate ? 1.f : 0.f, y + j0, out);
+    const kernels::PackedGemmB* packed = packedDenseWeights(batch, weight, true, in, out);
+    parallelFor(columnChunks(packed, out), threads_, [&](int64_t c0, int64_t c1) {
+      const auto [j0, j1] = columnsOf(packed, out, c0, c1);
+      if (packed) kernels::sgemmPackedB(*packed, j0, j1 - j0, false, batch, sign, x, in, accumulate ? 1.f : 0.f, y + j0, out);
+      else sgemm(false, true, batch, j1 - j0, in, sign, x, in, weight + int64_t(j0) * in, in, accumulate ? 1.f : 0.f, y + j0, out);
       if (bias) {
         for (int n = 0; n < batch; ++n)
-          for (int64_t j = j0; j < j1; ++j) y[int64_t(n) * out + j] += sign * bias[j];
+          for (int j = j0; j < j1; ++j) y[int64_t(n) * out + j] += sign * bias[j];
       }
     });
+  }
+
+  // W packed once per weight tensor and orientation as the B of the dense products (forward: op(B) = Wᵀ, in × out;
+  // transposed: op(B) = W, out × in) for batches above 4, where sgemm would pack it again on every call (at batch
+  // 4 and below it streams W unpacked). Null: the unpacked path. Keyed by address as flippedWeights is.
+  const kernels::PackedGemmB* packedDenseWeights(int batch, const float* weight, bool forward, int in, int out) {
+    const kernels::GemmMicroKernel* micro = kernels::sgemmMicroKernel();
+    if (batch <= 4 || !micro) return nullptr;
+    std::lock_guard<std::mutex> lock(weightCacheMutex_);
+    kernels::PackedGemmB& packed = packedDense_[std::make_tuple(weight, forward, in, out)];
+    if (!packed.micro()) {
+      packed = forward ? kernels::PackedGemmB(*micro, true, weight, in, in, out)
+                       : kernels::PackedGemmB(*micro, false, weight, in, out, in);
+    }
+    return &packed;
+  }
+  // The dense products split their `columns` over threads in chunks: whole panels where B is packed, else columns.
+  static int64_t columnChunks(const kernels::PackedGemmB* packed, int columns) {
+    return packed ? (columns + packed->micro()->nr - 1) / packed->micro()->nr : columns;
+  }
+  static std::pair<int, int> columnsOf(const kernels::PackedGemmB* packed, int columns, int64_t c0, int64_t c1) {
+    if (!packed) return {int(c0), int(c1)};
+    const int nr = packed->micro()->nr;
+    return {int(c0) * nr, int(std::min<int64_t>(columns, c1 * nr))};
   }
 
   void denseTransposed(int batch, int in, int out, const float* s, const float* weight, float* dx) override {
@@ -207,8 +235,11 @@ class CpuBackend final : public Backend {
       return;
     }
     // dx[:, i0:i1] = s · W[:, i0:i1]
-    parallelFor(in, threads_, [&](int64_t i0, int64_t i1) {
-      sgemm(false, false, batch, int(i1 - i0), out, 1.f, s, out, weight + i0, in, 0.f, dx + i0, in);
+    const kernels::PackedGemmB* packed = packedDenseWeights(batch, weight, false, in, out);
+    parallelFor(columnChunks(packed, in), threads_, [&](int64_t c0, int64_t c1) {
+      const auto [i0, i1] = columnsOf(packed, in, c0, c1);
+      if (packed) kernels::sgemmPackedB(*packed, i0, i1 - i0, false, batch, 1.f, s, out, 0.f, dx + i0, in);
+      else sgemm(false, false, batch, i1 - i0, out, 1.f, s, out, weight + i0, in, 0.f, dx + i0, in);
     });
   }
 
@@ -803,6 +834,7 @@ class CpuBackend final : public Backend {
     int64_t bytes = 0;
     for (const auto& entry : flipped_) bytes += int64_t(entry.second.size()) * 4;
     for (const auto& entry : packed_) bytes += int64_t(entry.second.data.size()) * 4;
+    for (const auto& entry : packedDense_) bytes += int64_t(entry.second.bytes());
     return bytes;
   }
 
@@ -907,6 +939,7 @@ class CpuBackend final : public Backend {
   std::mutex poolMutex_, weightCacheMutex_;
   std::map<std::pair<const float*, int64_t>, std::vector<float>> flipped_;  // see flippedWeights
   std::map<std::tuple<const float*, int, int>, kernels::ConvWeightPacking> packed_;  // see packedWeights
+  std::map<std::tuple<const float*, bool, int, int>, kernels::PackedGemmB> packedDense_;  // see packedDenseWeights
   std::multimap<int64_t, float*> free_;          // recycled buffers by size (floats)
   std::unordered_map<float*, int64_t> live_;     // buffers handed out, with their size
   int64_t liveBytes_ = 0, peakBytes_ = 0, cachedBytes_ = 0;

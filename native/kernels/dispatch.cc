@@ -16,13 +16,13 @@ std::vector<SgemmKernel> detectKernels() {
   const CpuFeatures& cpu = cpuFeatures();
   (void)cpu;
 #if defined(LRP_HAVE_SGEMM_AVX2)
-  if (cpu.avx2Fma) kernels.push_back({"avx2-fma", sgemmAvx2});
+  if (cpu.avx2Fma) kernels.push_back({"avx2-fma", sgemmAvx2, &avx2MicroKernel()});
 #endif
 #if defined(LRP_HAVE_SGEMM_AVX512)
-  if (cpu.avx512f) kernels.push_back({"avx512f", sgemmAvx512});
+  if (cpu.avx512f) kernels.push_back({"avx512f", sgemmAvx512, &avx512MicroKernel()});
 #endif
 #if defined(LRP_HAVE_SGEMM_NEON)
-  if (cpu.neon) kernels.push_back({"neon", sgemmNeon});
+  if (cpu.neon) kernels.push_back({"neon", sgemmNeon, &neonMicroKernel()});
 #endif
   return kernels;
 }
@@ -40,6 +40,8 @@ const std::vector<SgemmKernel>& availableSgemmKernels() {
 }
 
 const char* sgemmKernelName() { return chosenKernel().name; }
+
+const GemmMicroKernel* sgemmMicroKernel() { return chosenKernel().micro; }
 
 void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
            float beta, float* C, int ldc) {

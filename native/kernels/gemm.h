@@ -18,9 +18,12 @@ void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const flo
 void sgemmScalar(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
                  int ldb, float beta, float* C, int ldc);
 
+struct GemmMicroKernel;  // gemm_blocked.h
+
 struct SgemmKernel {
   const char* name;  // "scalar", "avx2-fma", "avx512f", "neon"
   SgemmFunction function;
+  const GemmMicroKernel* micro = nullptr;  // the micro-kernel of its blocked path (M > 4); null for the portable one
 };
 
 // Every implementation compiled into this binary that the running CPU can execute, the portable one first and the one
@@ -29,5 +32,8 @@ const std::vector<SgemmKernel>& availableSgemmKernels();
 
 // The name of the implementation sgemm uses.
 const char* sgemmKernelName();
+
+// The micro-kernel of sgemm's blocked path (what PackedGemmB packs for); null where sgemm is the portable one.
+const GemmMicroKernel* sgemmMicroKernel();
 
 }  // namespace lrp::kernels

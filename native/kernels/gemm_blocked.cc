@@ -54,17 +54,22 @@ void scaleMatrix(int M, int N, float beta, float* C, int ldc) {
   }
 }
 
-void sgemmBlocked(const GemmMicroKernel& micro, bool transA, bool transB, int M, int N, int K, float alpha,
-                  const float* A, int lda, const float* B, int ldb, float beta, float* C, int ldc) {
-  if (M <= 0 || N <= 0) return;
+bool prepareC(int M, int N, int K, float alpha, float& beta, float* C, int ldc) {
+  if (M <= 0 || N <= 0) return false;
   if (K <= 0 || alpha == 0.f) {
     scaleMatrix(M, N, beta, C, ldc);
-    return;
+    return false;
   }
   if (beta != 0.f && beta != 1.f) {
     scaleMatrix(M, N, beta, C, ldc);
     beta = 1.f;
   }
+  return true;
+}
+
+void sgemmBlocked(const GemmMicroKernel& micro, bool transA, bool transB, int M, int N, int K, float alpha,
+                  const float* A, int lda, const float* B, int ldb, float beta, float* C, int ldc) {
+  if (!prepareC(M, N, K, alpha, beta, C, ldc)) return;
   const int MR = micro.mr, NR = micro.nr;
   const int kcBlock = balancedBlock(K, micro.kc, 8);
   const int mcBlock = std::min(roundUp(M, MR), micro.mc);

@@ -102,6 +102,9 @@ void sgemmBlocked(const GemmMicroKernel& micro, bool transA, bool transB, int M,
 
 // C = beta · C for the trivial cases (K = 0 or alpha = 0) and for a beta other than 0 or 1; beta 0 writes zeros.
 void scaleMatrix(int M, int N, float beta, float* C, int ldc);
+// What the blocked drivers do before their loops: false where nothing is left to compute (an empty C, or K = 0 or
+// alpha = 0, with C scaled by beta); otherwise C scaled first if beta is neither 0 nor 1, and beta then 1.
+bool prepareC(int M, int N, int K, float alpha, float& beta, float* C, int ldc);
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define LRP_HAVE_SGEMM_AVX2 1

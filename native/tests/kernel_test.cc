@@ -1,6 +1,7 @@
 // Checks every GEMM implementation the CPU can run against a float64 reference and against sgemmScalar: all transpose
 // combinations, edge sizes, padded strides, alpha/beta variants, NaN-filled C with beta 0, and bit-identical results
 // across repeated calls, threads and splits of N. Exit status 0 when everything passes.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "../kernels/gemm.h"
+#include "../kernels/gemm_packed_b.h"
 
 using lrp::kernels::SgemmKernel;
 
@@ -51,6 +53,21 @@ Problem makeProblem(const Shape& s, std::mt19937& rng) {
   for (int i = 0; i < s.M; ++i)
     for (int j = 0; j < s.N; ++j) p.C0[size_t(i) * p.ldc + j] = s.beta == 0.f ? NAN : value(rng);
   return p;
+}
+
+// The product with B packed once (PackedGemmB), its columns computed as two calls split at a panel boundary, the
+// second from another thread, as the engine's dense layers do.
+std::vector<float> runPackedB(const SgemmKernel& kernel, const Problem& p) {
+  const Shape& s = p.s;
+  const lrp::kernels::PackedGemmB packed(*kernel.micro, s.transB, p.B.data(), p.ldb, s.K, s.N);
+  std::vector<float> C = p.C0;
+  const int NR = kernel.micro->nr, split = std::min(s.N, (s.N / 2 + NR - 1) / NR * NR);
+  lrp::kernels::sgemmPackedB(packed, 0, split, s.transA, s.M, s.alpha, p.A.data(), p.lda, s.beta, C.data(), p.ldc);
+  std::thread([&] {
+    lrp::kernels::sgemmPackedB(packed, split, s.N - split, s.transA, s.M, s.alpha, p.A.data(), p.lda, s.beta,
+                               C.data() + split, p.ldc);
+  }).join();
+  return C;
 }
 
 std::vector<float> run(const SgemmKernel& kernel, const Problem& p) {
@@ -191,6 +208,10 @@ int main(int argc, char** argv) {
         const int split = std::max(1, s.N / 2 - 3);
         if (runSplit(kernel, p, split) != C) one.failure = "splitting N at " + std::to_string(split) + " changed bits";
       }
+      // B packed once: the same bits as the blocked path (M > 4, or op(A) transposed, where sgemm takes it).
+      if (one.failure.empty() && kernel.micro && (s.M > 4 || s.transA || std::strcmp(kernel.name, "neon") == 0) &&
+          runPackedB(kernel, p) != C)
+        one.failure = "B packed once gave different bits";
       if (!one.failure.empty()) {
         ++failures;
         std::printf("FAIL %s %c%c M=%d N=%d K=%d alpha=%g beta=%g lda=%d ldb=%d ldc=%d: %s\n", kernel.name,

@@ -1,0 +1,55 @@
+// GEMM with a pre-packed B (gemm_packed_b.h): sgemmBlocked's loops without its B packing.
+#include "gemm_packed_b.h"
+
+#include <algorithm>
+#include <new>
+
+namespace lrp::kernels {
+
+void PackedGemmB::AlignedDelete::operator()(float* p) const { ::operator delete(p, std::align_val_t(64)); }
+
+PackedGemmB::PackedGemmB(const GemmMicroKernel& micro, bool transB, const float* B, int ldb, int K, int N)
+    : micro_(&micro), K_(K), N_(N), kcBlock_(K > 0 ? balancedBlock(K, micro.kc, 8) : 0),
+      columnsPadded_(roundUp(N, micro.nr)) {
+  if (K <= 0 || N <= 0) return;
+  // 64-byte aligned: the micro-kernels load B panels with aligned vector loads.
+  data_.reset(static_cast<float*>(::operator new(bytes(), std::align_val_t(64))));
+  for (int pc = 0; pc < K; pc += kcBlock_) {
+    const float* b = transB ? B + pc : B + static_cast<ptrdiff_t>(pc) * ldb;
+    micro.packB(transB, b, ldb, N, std::min(kcBlock_, K - pc), data_.get() + columnsPadded_ * pc);
+  }
+}
+
+void sgemmPackedB(const PackedGemmB& b, int col0, int cols, bool transA, int M, float alpha, const float* A, int lda,
+                  float beta, float* C, int ldc) {
+  const int K = b.depth();
+  if (!prepareC(M, cols, K, alpha, beta, C, ldc)) return;
+  const GemmMicroKernel& micro = *b.micro();
+  const int MR = micro.mr, NR = micro.nr, kcBlock = b.kcBlock();
+  const int mcBlock = std::min(roundUp(M, MR), micro.mc);
+  const int ncBlock = std::min(roundUp(cols, NR), micro.nc);
+  thread_local PackBuffer bufferA;
+  float* packedA = bufferA.reserve(static_cast<size_t>(mcBlock) * kcBlock);
+  for (int jc = 0; jc < cols; jc += ncBlock) {
+    const int nc = std::min(ncBlock, cols - jc);
+    for (int pc = 0; pc < K; pc += kcBlock) {
+      const int kc = std::min(kcBlock, K - pc);
+      const bool accumulate = pc > 0 || beta == 1.f;
+      for (int ic = 0; ic < M; ic += mcBlock) {
+        const int mc = std::min(mcBlock, M - ic);
+        const float* a = transA ? A + static_cast<ptrdiff_t>(pc) * lda + ic : A + static_cast<ptrdiff_t>(ic) * lda + pc;
+        packATiles(micro, transA, a, lda, mc, kc, packedA);
+        for (int jr = 0; jr < nc; jr += NR) {
+          const float* panel = b.panel(pc, col0 + jc + jr);
+          for (int ir = 0, rows; ir < mc; ir += rows) {
+            rows = tileRowsAt(micro, mc - ir);
+            micro.kernel(kc, packedA + static_cast<ptrdiff_t>(roundUp(ir, MR)) * kc, panel, alpha, accumulate,
+                         C + static_cast<ptrdiff_t>(ic + ir) * ldc + jc + jr, ldc, rows, std::min(NR, nc - jr));
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace lrp::kernels
