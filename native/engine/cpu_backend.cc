@@ -107,7 +107,8 @@ class CpuBackend final : public Backend {
   // buffers are tens of MiB, which 4 KiB pages cover with thousands of TLB entries on every pass over them, and a
   // fault per page on first use. Measured with explain calls alternating between two models, one with and one without
   // (2 threads, Zen 3): resnet18-64 batch 128 ε 0.89–0.94 of the time, vgg-cifar 0.95; 800 MiB first touched in
-  // 110 ms instead of 690. The rounding adds under half of the buffer to the address space, a little to the RSS.
+  // 110 ms instead of 560–690 (but ~3 s on a VM whose host has taken that memory back: bench/results.md). The
+  // rounding adds under half of the buffer to the address space, a little to the RSS.
   static float* freshBuffer(int64_t count, bool zeroed) {
     const size_t bytes = size_t(count) * sizeof(float);
 #if defined(__linux__)
