@@ -18,6 +18,7 @@
         "native/kernels/cpu_features.cc",
         "native/kernels/dispatch.cc",
         "native/kernels/elementwise.cc",
+        "native/kernels/float_memory.cc",
         "native/kernels/gemm_avx2.cc",
         "native/kernels/gemm_avx512.cc",
         "native/kernels/gemm_blocked.cc",

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 KERNELS=(native/kernels/conv.cc native/kernels/conv_gemm.cc native/kernels/cpu_features.cc native/kernels/dispatch.cc
          native/kernels/gemm_avx2.cc native/kernels/gemm_avx512.cc native/kernels/gemm_blocked.cc native/kernels/gemm_neon.cc
-         native/kernels/gemm_packed_b.cc native/kernels/gemm_scalar.cc)
+         native/kernels/float_memory.cc native/kernels/gemm_packed_b.cc native/kernels/gemm_scalar.cc)
 # The shipped build's flags (binding.gyp): no -march, so the SIMD kernels are chosen at run time.
 FLAGS=(-std=c++17 -O3 -Wall -Wextra -pthread)
 OUT="$(mktemp -d "${TMPDIR:-/tmp}/lrp-kernels.XXXXXX")"

@@ -10,13 +10,10 @@
 #include <unordered_map>
 #include <vector>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
 #include "../kernels/conv.h"
 #include "../kernels/conv_gemm.h"
 #include "../kernels/elementwise.h"
+#include "../kernels/float_memory.h"
 #include "../kernels/gemm.h"
 #include "../kernels/gemm_packed_b.h"
 #include "../kernels/pool.h"
@@ -65,7 +62,7 @@ class CpuBackend final : public Backend {
   bool sharesHostMemory() const override { return true; }
 
   ~CpuBackend() override {
-    for (auto& entry : free_) std::free(entry.second);
+    for (auto& entry : free_) kernels::freeFloats(entry.second);
   }
 
   // Buffers are recycled: every call of a model asks for the same sizes again, and reusing them avoids the page
@@ -92,7 +89,7 @@ class CpuBackend final : public Backend {
     if (p) {
       if (zeroed) parallelCopy(p, nullptr, count);
     } else {
-      p = freshBuffer(count, zeroed);
+      p = kernels::allocateFloats(size_t(count), zeroed);
       if (!p) throw Error("E_MEMORY_BUDGET", "out of memory allocating " + std::to_string(count * 4) + " bytes");
     }
     std::lock_guard<std::mutex> lock(poolMutex_);
@@ -102,34 +99,11 @@ class CpuBackend final : public Backend {
     return p;
   }
 
-  // New memory for `count` floats (zeroed if asked), freed with std::free. Buffers of 4 MiB and more are aligned to
-  // 2 MiB and marked for transparent huge pages (Linux; THP's default `madvise` mode honours it): a batch's layer
-  // buffers are tens of MiB, which 4 KiB pages cover with thousands of TLB entries on every pass over them, and a
-  // fault per page on first use. Measured with explain calls alternating between two models, one with and one without
-  // (2 threads, Zen 3): resnet18-64 batch 128 ε 0.89–0.94 of the time, vgg-cifar 0.95; 800 MiB first touched in
-  // 110 ms instead of 560–690 (but ~3 s on a VM whose host has taken that memory back: bench/results.md). The
-  // rounding adds under half of the buffer to the address space, a little to the RSS.
-  static float* freshBuffer(int64_t count, bool zeroed) {
-    const size_t bytes = size_t(count) * sizeof(float);
-#if defined(__linux__)
-    constexpr size_t kHugePage = size_t(2) << 20;
-    if (bytes >= 2 * kHugePage) {
-      const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-      void* p = nullptr;
-      if (posix_memalign(&p, kHugePage, rounded) != 0) return nullptr;
-      madvise(p, rounded, MADV_HUGEPAGE);  // advice only: where it is refused, the buffer still works
-      if (zeroed) std::memset(p, 0, bytes);
-      return static_cast<float*>(p);
-    }
-#endif
-    return static_cast<float*>(zeroed ? std::calloc(size_t(count), sizeof(float)) : std::malloc(bytes));
-  }
-
   void release(float* buffer) override {
     std::lock_guard<std::mutex> lock(poolMutex_);
     auto it = live_.find(buffer);
     if (it == live_.end()) {
-      std::free(buffer);
+      kernels::freeFloats(buffer);
       return;
     }
     const int64_t count = it->second;
@@ -142,7 +116,7 @@ class CpuBackend final : public Backend {
     while (cachedBytes_ > 2 * peakBytes_ && !free_.empty()) {
       auto largest = std::prev(free_.end());
       cachedBytes_ -= largest->first * 4;
-      std::free(largest->second);
+      kernels::freeFloats(largest->second);
       free_.erase(largest);
     }
   }

@@ -4,16 +4,19 @@
 #include <algorithm>
 #include <new>
 
+#include "float_memory.h"
+
 namespace lrp::kernels {
 
-void PackedGemmB::AlignedDelete::operator()(float* p) const { ::operator delete(p, std::align_val_t(64)); }
+void PackedGemmB::FloatsDelete::operator()(float* p) const { freeFloats(p); }
 
 PackedGemmB::PackedGemmB(const GemmMicroKernel& micro, bool transB, const float* B, int ldb, int K, int N)
     : micro_(&micro), K_(K), N_(N), kcBlock_(K > 0 ? balancedBlock(K, micro.kc, 8) : 0),
       columnsPadded_(roundUp(N, micro.nr)) {
   if (K <= 0 || N <= 0) return;
   // 64-byte aligned: the micro-kernels load B panels with aligned vector loads.
-  data_.reset(static_cast<float*>(::operator new(bytes(), std::align_val_t(64))));
+  data_.reset(allocateFloats(bytes() / sizeof(float), false));
+  if (!data_) throw std::bad_alloc();
   for (int pc = 0; pc < K; pc += kcBlock_) {
     const float* b = transB ? B + pc : B + static_cast<ptrdiff_t>(pc) * ldb;
     micro.packB(transB, b, ldb, N, std::min(kcBlock_, K - pc), data_.get() + columnsPadded_ * pc);

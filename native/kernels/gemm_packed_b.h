@@ -29,13 +29,13 @@ class PackedGemmB {
   size_t bytes() const { return static_cast<size_t>(columnsPadded_) * K_ * sizeof(float); }
 
  private:
-  struct AlignedDelete {
+  struct FloatsDelete {
     void operator()(float* p) const;
   };
   const GemmMicroKernel* micro_ = nullptr;
   int K_ = 0, N_ = 0, kcBlock_ = 0;
   int64_t columnsPadded_ = 0;  // N rounded up to NR: a K block of depth kc holds columnsPadded_ · kc floats
-  std::unique_ptr<float[], AlignedDelete> data_;
+  std::unique_ptr<float[], FloatsDelete> data_;
 };
 
 // C[:, 0:cols] = alpha · op(A) · op(B)[:, col0:col0 + cols] + beta · C, op(A) M×K; col0 a multiple of the micro-kernel's

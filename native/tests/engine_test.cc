@@ -557,7 +557,7 @@ int testShapePaths(Device device) {
 }
 
 // Backend buffers, small and large, fresh and recycled: zeroed where asked, holding what was written to all of them,
-// and on Linux the large ones (4 MiB and more) 2 MiB aligned for transparent huge pages.
+// 64-byte aligned, and on Linux the large ones (4 MiB and more) 2 MiB aligned for transparent huge pages.
 int testBuffers(Device device) {
   auto backend = makeBackend(device);
   int failures = 0;
@@ -572,15 +572,18 @@ int testBuffers(Device device) {
       backend->download(host.data(), dirty.data(), count);
       const bool allOne = std::all_of(host.begin(), host.end(), [](float v) { return v == 1.f; });
       const auto address = reinterpret_cast<uintptr_t>(dirty.data());
+      const bool aligned = device != Device::Cpu || address % 64 == 0;
 #if defined(__linux__)
       const bool huge = device != Device::Cpu || count * 4 < (int64_t(4) << 20) || address % (uintptr_t(2) << 20) == 0;
 #else
       const bool huge = true;
 #endif
-      if (!allZero || !allOne || !huge) {
+      if (!allZero || !allOne || !aligned || !huge) {
         std::printf("FAIL buffers of %ld floats, round %d: %s\n", long(count), round,
                     !allZero ? "a zeroed buffer is not zero"
-                    : !allOne ? "a buffer lost what was written" : "a large buffer is not 2 MiB aligned");
+                    : !allOne  ? "a buffer lost what was written"
+                    : !aligned ? "not 64-byte aligned"
+                               : "a large buffer is not 2 MiB aligned");
         ++failures;
       }
     }

@@ -8,12 +8,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <new>
 #include <random>
 #include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "../kernels/float_memory.h"
 #include "../kernels/gemm.h"
 
 #if defined(__x86_64__)
@@ -177,16 +179,33 @@ Timing fmaPeak(FmaLoop loop, int threads) {
   return Timing{flops / t.wall / 1e9, flops / t.cpu / 1e9};
 }
 
+// A float array allocated as the engine's backend allocates its buffers (allocateFloats: huge pages on Linux from
+// 4 MiB), so the products run on the memory they get in the engine.
+class Floats {
+ public:
+  explicit Floats(size_t count) : data_(lrp::kernels::allocateFloats(count, true)), count_(count) {
+    if (!data_) throw std::bad_alloc();
+  }
+  Floats(const Floats&) = delete;
+  Floats& operator=(const Floats&) = delete;
+  ~Floats() { lrp::kernels::freeFloats(data_); }
+  float* data() const { return data_; }
+  float* begin() const { return data_; }
+  float* end() const { return data_ + count_; }
+
+ private:
+  float* data_;
+  size_t count_;
+};
+
 struct Matrices {
   int M, N, K;
   bool transA, transB;
-  std::vector<float> A, B, C;
-  Matrices(int m, int n, int k, bool ta, bool tb) : M(m), N(n), K(k), transA(ta), transB(tb) {
+  Floats A, B, C;
+  Matrices(int m, int n, int k, bool ta, bool tb)
+      : M(m), N(n), K(k), transA(ta), transB(tb), A(size_t(m) * k), B(size_t(k) * n), C(size_t(m) * n) {
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> v(-1.f, 1.f);
-    A.resize(size_t(M) * K);
-    B.resize(size_t(K) * N);
-    C.assign(size_t(M) * N, 0.f);
     for (float& x : A) x = v(rng);
     for (float& x : B) x = v(rng);
   }
