@@ -279,7 +279,9 @@ export class Model {
       if (node.layer.type === 'dense' || node.layer.type === 'conv2d') {
         // z and s per group, the transposed product, and up to four transformed inputs (a⁺, a⁻, 1, bounds).
         layerScratch = Math.max(layerScratch, out * 2 + inSize * 5);
-        derivedWeights += node.layer.weight.data.length * 4 * 4;  // up to four derived weight sets, cached once
+        // Up to four derived weight sets, cached once; a dense layer's are also kept packed for its forward and its
+        // transposed product (batches above 4), three copies of each.
+        derivedWeights += node.layer.weight.data.length * 4 * 4 * (node.layer.type === 'dense' ? 3 : 1);
       } else {
         layerScratch = Math.max(layerScratch, out + inSize * 2);
       }
