@@ -54,6 +54,15 @@ void scaleMatrix(int M, int N, float beta, float* C, int ldc) {
   }
 }
 
+void sweepPanel(const GemmMicroKernel& micro, int kc, const float* packedA, int rows, const float* panel, float alpha,
+                bool accumulate, float* C, int ldc, int cols) {
+  for (int ir = 0, height; ir < rows; ir += height) {
+    height = tileRowsAt(micro, rows - ir);
+    micro.kernel(kc, packedA + static_cast<ptrdiff_t>(roundUp(ir, micro.mr)) * kc, panel, alpha, accumulate,
+                 C + static_cast<ptrdiff_t>(ir) * ldc, ldc, height, cols);
+  }
+}
+
 bool prepareC(int M, int N, int K, float alpha, float& beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return false;
   if (K <= 0 || alpha == 0.f) {
@@ -93,12 +102,7 @@ void sgemmBlocked(const GemmMicroKernel& micro, bool transA, bool transB, int M,
         for (int jr = 0; jr < nc; jr += NR) {
           const int cols = std::min(NR, nc - jr);
           micro.packB(transB, transB ? b + static_cast<ptrdiff_t>(jr) * ldb : b + jr, ldb, cols, kc, packedB);
-          for (int ir = 0, rows; ir < M; ir += rows) {
-            rows = tileRowsAt(micro, M - ir);
-            float* c = C + static_cast<ptrdiff_t>(ir) * ldc + jc + jr;
-            micro.kernel(kc, packedA + static_cast<ptrdiff_t>(roundUp(ir, MR)) * kc, packedB, alpha, accumulate, c, ldc,
-                         rows, cols);
-          }
+          sweepPanel(micro, kc, packedA, M, packedB, alpha, accumulate, C + jc + jr, ldc, cols);
         }
         continue;
       }
@@ -108,13 +112,8 @@ void sgemmBlocked(const GemmMicroKernel& micro, bool transA, bool transB, int M,
         const float* a = transA ? A + static_cast<ptrdiff_t>(pc) * lda + ic : A + static_cast<ptrdiff_t>(ic) * lda + pc;
         packATiles(micro, transA, a, lda, mc, kc, packedA);
         for (int jr = 0; jr < nc; jr += NR) {
-          const float* panelB = packedB + static_cast<ptrdiff_t>(jr) * kc;
-          for (int ir = 0, rows; ir < mc; ir += rows) {
-            rows = tileRowsAt(micro, mc - ir);
-            float* c = C + static_cast<ptrdiff_t>(ic + ir) * ldc + jc + jr;
-            micro.kernel(kc, packedA + static_cast<ptrdiff_t>(roundUp(ir, MR)) * kc, panelB, alpha, accumulate, c, ldc,
-                         rows, std::min(NR, nc - jr));
-          }
+          sweepPanel(micro, kc, packedA, mc, packedB + static_cast<ptrdiff_t>(jr) * kc, alpha, accumulate,
+                     C + static_cast<ptrdiff_t>(ic) * ldc + jc + jr, ldc, std::min(NR, nc - jr));
         }
       }
     }

@@ -77,6 +77,11 @@ int tileRowsAt(const GemmMicroKernel& micro, int remaining);
 // ⌈i / MR⌉, zero-padded to MR rows.
 void packATiles(const GemmMicroKernel& micro, bool transA, const float* A, int lda, int rows, int depth, float* packed);
 
+// C[0:rows, 0:cols] = alpha · (A block · B panel) (+ C when accumulate): the block's tiles of tileRowsAt rows, each read
+// from its panel of packedA as packATiles laid them out (the panel at ⌈i / MR⌉ for the tile at row i); cols ≤ NR.
+void sweepPanel(const GemmMicroKernel& micro, int kc, const float* packedA, int rows, const float* panel, float alpha,
+                bool accumulate, float* C, int ldc, int cols);
+
 // A 64-byte aligned scratch buffer that only grows; one per thread and use, so concurrent callers never share it.
 class PackBuffer {
  public:

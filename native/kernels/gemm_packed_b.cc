@@ -42,14 +42,9 @@ void sgemmPackedB(const PackedGemmB& b, int col0, int cols, bool transA, int M, 
         const int mc = std::min(mcBlock, M - ic);
         const float* a = transA ? A + static_cast<ptrdiff_t>(pc) * lda + ic : A + static_cast<ptrdiff_t>(ic) * lda + pc;
         packATiles(micro, transA, a, lda, mc, kc, packedA);
-        for (int jr = 0; jr < nc; jr += NR) {
-          const float* panel = b.panel(pc, col0 + jc + jr);
-          for (int ir = 0, rows; ir < mc; ir += rows) {
-            rows = tileRowsAt(micro, mc - ir);
-            micro.kernel(kc, packedA + static_cast<ptrdiff_t>(roundUp(ir, MR)) * kc, panel, alpha, accumulate,
-                         C + static_cast<ptrdiff_t>(ic + ir) * ldc + jc + jr, ldc, rows, std::min(NR, nc - jr));
-          }
-        }
+        for (int jr = 0; jr < nc; jr += NR)
+          sweepPanel(micro, kc, packedA, mc, b.panel(pc, col0 + jc + jr), alpha, accumulate,
+                     C + static_cast<ptrdiff_t>(ic) * ldc + jc + jr, ldc, std::min(NR, nc - jr));
       }
     }
   }
