@@ -14,6 +14,8 @@
         "native/engine/rule.cc",
         "native/engine/thread_pool.cc",
         "native/kernels/conv.cc",
+        "native/kernels/conv_direct.cc",
+        "native/kernels/conv_direct_avx2.cc",
         "native/kernels/conv_gemm.cc",
         "native/kernels/cpu_features.cc",
         "native/kernels/dispatch.cc",

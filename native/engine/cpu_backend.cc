@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../kernels/conv.h"
+#include "../kernels/conv_direct.h"
 #include "../kernels/conv_gemm.h"
 #include "../kernels/elementwise.h"
 #include "../kernels/float_memory.h"
@@ -334,6 +335,17 @@ class CpuBackend final : public Backend {
   void convForwardInto(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
                        bool accumulate, float sign, float* relu, const float* scale) {
     if (g.groups != 1) return convForwardGrouped(g, batch, x, weight, bias, y, accumulate, sign);
+    if (usesDirectConvolution(g)) {
+      if (!reachesOnlyInput(g)) {
+        // The direct kernel reads every tap without bounds checks: one zero-padded copy of the input first.
+        const ConvGeometry unpadded = unpaddedGeometry(g);
+        Scratch xp(*this);
+        xp.reserve(int64_t(batch) * g.inChannels * unpadded.inHeight * unpadded.inWidth);
+        padCopy(g, unpadded, batch, x, xp.data());
+        return convForwardInto(unpadded, batch, xp.data(), weight, bias, y, accumulate, sign, relu, scale);
+      }
+      return convDirectInto(g, batch, x, weight, bias, y, accumulate, sign, relu, scale);
+    }
     if (isStridedPointwise(g)) {
       Scratch xs(*this);
       xs.reserve(int64_t(batch) * g.inChannels * g.outHeight * g.outWidth);
@@ -383,13 +395,80 @@ class CpuBackend final : public Backend {
     // (~10 µs on one core, several times a thread hand-off: batch 1's 16×16 layers split too). Where there are enough
     // columns, up to four chunks per thread, taken as threads come free so that a slower core does not hold the
     // others up; each chunk then still has 4 panels or more, as every chunk reads all of W again.
-    const int64_t flops = 2 * columns * g.outChannels * kk, panels = (columns + 31) / 32;
-    const int64_t tasks = std::max<int64_t>(
-        1, std::min(flops >> 21, std::max(std::min<int64_t>(threads_, panels), std::min<int64_t>(4 * int64_t(threads_), panels / 4))));
-    parallelForDynamic(panels, threads_, tasks, [&](int64_t p0, int64_t p1) {
+    const int64_t panels = (columns + 31) / 32;
+    parallelForDynamic(panels, threads_, columnTasks(panels, 2 * columns * g.outChannels * kk), [&](int64_t p0, int64_t p1) {
       const int64_t begin = p0 * 32, end = std::min(columns, p1 * 32);
       kernels::convGemm(problem, begin, end - begin);
     });
+  }
+
+  // The direct convolution (kernels/conv_direct.h) where it is the faster kernel for g: not for 1×1 convolutions with
+  // stride 1 (plain GEMMs) or stride > 1 (the subsample path), nor for shallow ones such as an RGB stem.
+  static bool usesDirectConvolution(const ConvGeometry& g) {
+    if (g.groups != 1 || (g.kernelHeight == 1 && g.kernelWidth == 1)) return false;
+    kernels::ConvShape shape = groupShape(g);
+    shape.padTop = shape.padLeft = 0;
+    return kernels::convDirectSuits(shape, g.outChannels);
+  }
+
+  // True where g's taps stay inside its input (no padding on any side): what the direct kernel reads unchecked.
+  static bool reachesOnlyInput(const ConvGeometry& g) {
+    const ConvGeometry u = unpaddedGeometry(g);
+    return g.padTop == 0 && g.padLeft == 0 && u.inHeight <= g.inHeight && u.inWidth <= g.inWidth;
+  }
+
+  // True where convForwardInto would copy g's input with its padding around it: a caller that computes that input
+  // (a quotient) can write it there directly.
+  static bool prefersPaddedInput(const ConvGeometry& g) {
+    if (g.groups != 1 || isStridedPointwise(g)) return false;
+    if (usesDirectConvolution(g)) return !reachesOnlyInput(g);
+    return kernels::convGemmPrefersPaddedInput(groupShape(g));
+  }
+
+  // convForwardInto with the direct kernel, for g whose taps stay inside its input: the threads split the output
+  // positions of the whole batch, or, where there are fewer positions than output channels (small maps at small
+  // batches), the 16-channel panels.
+  void convDirectInto(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
+                      bool accumulate, float sign, float* relu, const float* scale) {
+    const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inChannels) * g.inHeight * g.inWidth;
+    const int64_t ySize = int64_t(g.outChannels) * outSize;
+    const int depth = g.inChannels * g.kernelHeight * g.kernelWidth;
+    const std::vector<float>& packed = directWeights(weight, g.outChannels, depth);
+    const kernels::ConvGemmProblem problem{groupShape(g), g.outChannels, weight, x,    inSize,    y,
+                                           ySize,         bias,          sign,   accumulate, {}, relu, scale};
+    const int64_t columns = int64_t(batch) * outSize;
+    constexpr int kLanes = kernels::kDirectConvChannels;
+    const int panels = (g.outChannels + kLanes - 1) / kLanes;
+    if (columns < g.outChannels && threads_ > 1 && panels > 1) {
+      const int chunks = std::min(threads_, panels);
+      parallelFor(chunks, chunks, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          const int p0 = int(panels * c / chunks), p1 = int(panels * (c + 1) / chunks);
+          if (p1 <= p0) continue;
+          const int m0 = p0 * kLanes, m1 = std::min(g.outChannels, p1 * kLanes);
+          kernels::ConvGemmProblem rows = problem;
+          rows.outChannels = m1 - m0;
+          rows.y = y + m0 * outSize;
+          if (relu) rows.relu = relu + m0 * outSize;
+          if (scale) rows.scale = scale + m0 * outSize;
+          if (bias) rows.bias = bias + m0;
+          kernels::convDirect(rows, packed.data() + int64_t(p0) * depth * kLanes, 0, columns);
+        }
+      });
+      return;
+    }
+    const int64_t pieces = (columns + 31) / 32;  // convForwardInto's 32-column pieces
+    parallelForDynamic(pieces, threads_, columnTasks(pieces, 2 * columns * g.outChannels * depth), [&](int64_t p0, int64_t p1) {
+      const int64_t begin = p0 * 32, end = std::min(columns, p1 * 32);
+      kernels::convDirect(problem, packed.data(), begin, end - begin);
+    });
+  }
+
+  // Tasks for `pieces` 32-column pieces of a convolution of `flops` (see convForwardInto): about 2 MFLOP at least,
+  // up to four per thread where each still has 4 pieces or more.
+  int64_t columnTasks(int64_t pieces, int64_t flops) const {
+    return std::max<int64_t>(1, std::min(flops >> 21, std::max(std::min<int64_t>(threads_, pieces),
+                                                                std::min<int64_t>(4 * int64_t(threads_), pieces / 4))));
   }
 
   void convTransposedTimes(const ConvGeometry& g, int batch, const float* s, const float* weight, const float* in,
@@ -406,7 +485,7 @@ class CpuBackend final : public Backend {
     // convTransposedTimes' flipped convolution reads a zero-padded copy of s: compute s into that copy directly.
     if (in && g.groups == 1 && usesFlippedConvolution(g)) {
       const ConvGeometry flipped = flippedGeometry(g);
-      if (!isStridedPointwise(flipped) && kernels::convGemmPrefersPaddedInput(groupShape(flipped))) {
+      if (prefersPaddedInput(flipped)) {
         const ConvGeometry unpadded = unpaddedGeometry(flipped);
         Scratch sp(*this);
         sp.reserve(int64_t(batch) * flipped.inChannels * unpadded.inHeight * unpadded.inWidth);
@@ -809,6 +888,7 @@ class CpuBackend final : public Backend {
     int64_t bytes = 0;
     for (const auto& entry : flipped_) bytes += int64_t(entry.second.size()) * 4;
     for (const auto& entry : packed_) bytes += int64_t(entry.second.data.size()) * 4;
+    for (const auto& entry : directPacked_) bytes += int64_t(entry.second.size()) * 4;
     for (const auto& entry : packedDense_) bytes += int64_t(entry.second.bytes());
     return bytes;
   }
@@ -819,6 +899,15 @@ class CpuBackend final : public Backend {
     const auto key = std::make_tuple(weight, rows, depth);
     auto it = packed_.find(key);
     if (it == packed_.end()) it = packed_.emplace(key, kernels::packConvWeights(weight, rows, depth)).first;
+    return it->second;
+  }
+
+  // W packed for the direct convolution once per weight tensor (keyed as packedWeights).
+  const std::vector<float>& directWeights(const float* weight, int rows, int depth) {
+    std::lock_guard<std::mutex> lock(weightCacheMutex_);
+    const auto key = std::make_tuple(weight, rows, depth);
+    auto it = directPacked_.find(key);
+    if (it == directPacked_.end()) it = directPacked_.emplace(key, kernels::packDirectConvWeights(weight, rows, depth)).first;
     return it->second;
   }
 
@@ -914,6 +1003,7 @@ class CpuBackend final : public Backend {
   std::mutex poolMutex_, weightCacheMutex_;
   std::map<std::pair<const float*, int64_t>, std::vector<float>> flipped_;  // see flippedWeights
   std::map<std::tuple<const float*, int, int>, kernels::ConvWeightPacking> packed_;  // see packedWeights
+  std::map<std::tuple<const float*, int, int>, std::vector<float>> directPacked_;  // see directWeights
   std::map<std::tuple<const float*, bool, int, int>, kernels::PackedGemmB> packedDense_;  // see packedDenseWeights
   std::multimap<int64_t, float*> free_;          // recycled buffers by size (floats)
   std::unordered_map<float*, int64_t> live_;     // buffers handed out, with their size

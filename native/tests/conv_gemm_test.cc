@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "../kernels/conv_direct.h"
 #include "../kernels/conv_gemm.h"
+#include "../kernels/cpu_features.h"
 
 using lrp::kernels::ConvGemmKernel;
 using lrp::kernels::ConvGemmProblem;
@@ -115,6 +117,26 @@ std::vector<float> run(const ConvGemmKernel& kernel, const Case& c, const Data& 
   splits.insert(splits.begin(), 0);
   splits.push_back(columns);
   for (size_t i = 0; i + 1 < splits.size(); ++i) kernel.function(p, splits[i], splits[i + 1] - splits[i]);
+  y.insert(y.end(), relu.begin(), relu.end());
+  return y;
+}
+
+// run() with the direct convolution (conv_direct.h) for output channels [m0, m1) (other rows keep y0), its columns
+// split at `splits`.
+std::vector<float> runDirect(const Case& c, const Data& d, std::vector<int64_t> splits, int m0, int m1) {
+  std::vector<float> y = d.y0;
+  std::vector<float> relu(c.relu ? d.y0.size() : 0, kSentinel);
+  const int K = c.shape.channels * c.shape.kernelHeight * c.shape.kernelWidth;
+  const std::vector<float> packed = lrp::kernels::packDirectConvWeights(d.weight.data(), c.outChannels, K);
+  const ConvGemmProblem p{c.shape,   m1 - m0,  d.weight.data() + int64_t(m0) * K, d.x.data(),
+                          d.xStride, y.data() + m0 * d.positions, d.yStride, c.bias ? d.bias.data() + m0 : nullptr,
+                          c.alpha,   c.accumulate, {}, c.relu ? relu.data() + m0 * d.positions : nullptr,
+                          c.scale ? d.scale.data() + m0 * d.positions : nullptr};
+  const int64_t columns = c.samples * d.positions;
+  splits.insert(splits.begin(), 0);
+  splits.push_back(columns);
+  for (size_t i = 0; i + 1 < splits.size(); ++i)
+    lrp::kernels::convDirect(p, packed.data() + int64_t(m0) * K, splits[i], splits[i + 1] - splits[i]);
   y.insert(y.end(), relu.begin(), relu.end());
   return y;
 }
@@ -304,6 +326,63 @@ int main() {
         std::printf("FAIL %s %s: the padded and the pre-padded convolution differ\n", kernel.name, describe(padded).c_str());
       }
     }
+  }
+  // The direct convolution on every unpadded shape above and on strided ones like those it is chosen for (channel
+  // counts across 16-channel panels, positions not a multiple of its 6-position tile, gaps between samples): against
+  // float64, and the same bits for any split of the columns and for the output channels split at a panel.
+  {
+    std::vector<Case> direct;
+    for (const Case& c : cases) {
+      // The kernel reads every tap unchecked: only shapes whose taps all stay inside the input (no padding anywhere).
+      const ConvShape& s = c.shape;
+      const bool inside = int64_t(s.outHeight - 1) * s.strideHeight + int64_t(s.kernelHeight - 1) * s.dilationHeight < s.height &&
+                          int64_t(s.outWidth - 1) * s.strideWidth + int64_t(s.kernelWidth - 1) * s.dilationWidth < s.width;
+      if (s.padTop == 0 && s.padLeft == 0 && inside) direct.push_back(c);
+    }
+    const int strided[][6] = {{32, 17, 3, 2, 64, 3}, {13, 9, 3, 2, 33, 2}, {24, 12, 3, 2, 16, 1}, {9, 20, 5, 3, 20, 2},
+                              {40, 10, 3, 2, 7, 4}, {64, 9, 3, 2, 130, 2}};
+    for (const auto& v : strided) {
+      Case c = fixedCase(v[0], v[1], v[2], v[3], 0, v[4], v[5]);
+      direct.push_back(c);
+      c.accumulate = true;
+      c.alpha = -0.7f;
+      c.relu = false;
+      direct.push_back(c);
+      c = fixedCase(v[0], v[1], v[2], v[3], 0, v[4], v[5]);
+      c.scale = true;
+      c.bias = false;
+      direct.push_back(c);
+    }
+    double maxError = 0;
+    std::mt19937 dataRng(13);
+    int directFailures = 0;
+    for (const Case& c : direct) {
+      const Data d = makeData(c, dataRng);
+      const std::vector<float> y = runDirect(c, d, {}, 0, c.outChannels);
+      std::string failure = check(c, d, y, maxError);
+      const int64_t columns = c.samples * d.positions;
+      if (failure.empty() && columns > 2) {
+        const std::vector<int64_t> splits{1, columns / 3 + 1, std::max<int64_t>(columns / 3 + 1, columns - 2)};
+        if (runDirect(c, d, splits, 0, c.outChannels) != y) failure = "splitting the columns changed bits";
+      }
+      if (failure.empty() && c.outChannels > 16) {
+        std::vector<float> halves = runDirect(c, d, {}, 0, 16);
+        const std::vector<float> second = runDirect(c, d, {}, 16, c.outChannels);
+        const size_t parts = c.relu ? 2 : 1, size = d.y0.size();
+        for (size_t part = 0; part < parts; ++part)
+          for (int n = 0; n < c.samples; ++n)
+            for (int64_t i = 16 * d.positions; i < c.outChannels * d.positions; ++i)
+              halves[part * size + size_t(n * d.yStride + i)] = second[part * size + size_t(n * d.yStride + i)];
+        if (halves != y) failure = "output channels split at a panel changed bits";
+      }
+      if (!failure.empty()) {
+        ++directFailures;
+        std::printf("FAIL direct %s: %s\n", describe(c).c_str(), failure.c_str());
+      }
+    }
+    std::printf("direct (%s) max error vs float64 %.2e over %zu shapes\n",
+                lrp::kernels::cpuFeatures().avx2Fma ? "avx2-fma" : "fallback: convGemm", maxError, direct.size());
+    failures += directFailures;
   }
   std::printf("%zu shapes × %zu kernels: %s\n", cases.size(), kernels.size(), failures ? "FAILED" : "all passed");
   return failures ? 1 : 0;
