@@ -82,6 +82,9 @@ class Backend {
   // s₁ = [y > 0]·r / stab(z₁) and s₂ = [y < 0]·r / stab(z₂). The default composes the generic operations.
   virtual void gammaQuotients(int batch, int64_t size, const float* y, const float* q, const float* r, float gamma,
                               float epsilon, float* s);
+  // out = a ⊙ r / stab(z): stabilizedDivide (no mask) and multiply in one pass where the backend can (the norm rule of
+  // sums and average pools); the default composes the two.
+  virtual void quotientTimes(const float* r, const float* z, float epsilon, const float* a, float* out, int64_t count);
   // dst += coefficient · a ⊙ c (a null: ones).
   virtual void multiplyAccumulate(float* dst, const float* a, const float* c, float coefficient, int64_t count) = 0;
   // dst = a ⊙ c (a null: c), the same values as multiplyAccumulate onto zeros with coefficient 1.
@@ -157,6 +160,13 @@ inline void Backend::convTransposedTimes(const ConvGeometry& g, int batch, const
   Buffer c = Buffer::uninitialized(*this, int64_t(batch) * g.inChannels * g.inHeight * g.inWidth);
   convTransposed(g, batch, s, weight, c.data());
   multiply(dx, in, c.data(), c.count());
+}
+
+inline void Backend::quotientTimes(const float* r, const float* z, float epsilon, const float* a, float* out,
+                                   int64_t count) {
+  Buffer s = Buffer::uninitialized(*this, count);
+  stabilizedDivide(r, z, nullptr, 0, epsilon, s.data(), count);
+  multiply(out, a, s.data(), count);
 }
 
 inline void Backend::convTransposedQuotientTimes(const ConvGeometry& g, int batch, const Quotient& q, const float* weight,

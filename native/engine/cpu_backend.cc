@@ -477,6 +477,7 @@ class CpuBackend final : public Backend {
     if (in && g.groups == 1 && usesFlippedConvolution(g)) {
       return convForwardInto(flippedGeometry(g), batch, s, flippedWeights(g, weight), nullptr, dx, false, 1.f, nullptr, in);
     }
+    if (in && usesCol2im(g)) return convTransposedCol2im(g, batch, s, nullptr, weight, in, dx);
     Backend::convTransposedTimes(g, batch, s, weight, in, dx);
   }
 
@@ -493,7 +494,13 @@ class CpuBackend final : public Backend {
         return convForwardInto(unpadded, batch, sp.data(), flippedWeights(g, weight), nullptr, dx, false, 1.f, nullptr, in);
       }
     }
+    if (in && usesCol2im(g)) return convTransposedCol2im(g, batch, nullptr, &q, weight, in, dx);
     Backend::convTransposedQuotientTimes(g, batch, q, weight, in, dx);
+  }
+
+  // True where convTransposed takes its col2im path (not grouped, not a strided 1×1, not the flipped convolution).
+  static bool usesCol2im(const ConvGeometry& g) {
+    return g.groups == 1 && !isStridedPointwise(g) && !usesFlippedConvolution(g);
   }
 
   // With stride 1 the transposed convolution is a convolution of s with the kernel flipped and its channel axes
@@ -518,6 +525,15 @@ class CpuBackend final : public Backend {
     if (usesFlippedConvolution(g)) {
       return convForward(flippedGeometry(g), batch, s, flippedWeights(g, weight), nullptr, dx, false, 1.f);
     }
+    convTransposedCol2im(g, batch, s, nullptr, weight, nullptr, dx);
+  }
+
+  // The transposed convolution as Wᵀ·s per chunk of samples scattered back by col2im: dx = conv_transposed(s) (· in
+  // when `in` is not null, each sample while it is in cache), s given or, with `q`, computed chunk by chunk as
+  // stabilizedDivide's quotient of q where the chunk's s is gathered anyway (no pass of its own over the whole batch:
+  // the RGB stem's s is 67 MB at batch 128). The same kernels on the same values as the separate passes: same bits.
+  void convTransposedCol2im(const ConvGeometry& g, int batch, const float* s, const Quotient* q, const float* weight,
+                            const float* in, float* dx) {
     const kernels::ConvShape gs = groupShape(g);
     const int64_t kk = int64_t(g.inChannels) * g.kernelHeight * g.kernelWidth;
     const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inChannels) * g.inHeight * g.inWidth;
@@ -528,13 +544,19 @@ class CpuBackend final : public Backend {
     for (int n0 = 0; n0 < batch; n0 += chunk) {
       const int count = std::min(chunk, batch - n0);
       const int64_t width = count * outSize;
-      const float* sg = s + n0 * sSize;
-      if (count > 1) {
+      const float* sg = s ? s + n0 * sSize : nullptr;
+      if (count > 1 || q) {
         gathered.reserve(g.outChannels * width);
-        parallelFor(int64_t(count) * g.outChannels, threads_, [&](int64_t r0, int64_t r1) {
+        parallelFor(int64_t(count) * g.outChannels, q ? threadsFor(count * sSize) : threads_, [&](int64_t r0, int64_t r1) {
           for (int64_t r = r0; r < r1; ++r) {
-            const int64_t k = r / g.outChannels, c = r % g.outChannels;
-            std::memcpy(gathered.data() + c * width + k * outSize, s + (n0 + k) * sSize + c * outSize, size_t(outSize) * 4);
+            const int64_t k = r / g.outChannels, c = r % g.outChannels, from = (n0 + k) * sSize + c * outSize;
+            float* row = gathered.data() + c * width + k * outSize;
+            if (q) {
+              kernels::stabilizedDivide(q->r + from, q->z + from, q->mask ? q->mask + from : nullptr, q->maskSign,
+                                        q->epsilon, row, outSize);
+            } else {
+              std::memcpy(row, s + from, size_t(outSize) * 4);
+            }
           }
         });
         sg = gathered.data();
@@ -558,12 +580,16 @@ class CpuBackend final : public Backend {
           sgemm(true, false, int(kk), int(c1 - c0), g.outChannels, 1.f, weight, int(kk), sg + c0, int(width), 0.f, target + c0, int(width));
         });
       }
-      if (direct) continue;
+      if (direct) {
+        if (in) multiply(target, in + n0 * inSize, target, inSize);
+        continue;
+      }
       parallelFor(count, threads_, [&](int64_t k0, int64_t k1) {
         for (int64_t k = k0; k < k1; ++k) {
           float* dxs = dx + (n0 + k) * inSize;
           std::memset(dxs, 0, sizeof(float) * size_t(inSize));
           kernels::col2imAdd(gs, col.data() + k * outSize, long(width), dxs);
+          if (in) kernels::multiply(dxs, in + (n0 + k) * inSize, dxs, inSize);
         }
       });
     }
@@ -767,6 +793,12 @@ class CpuBackend final : public Backend {
   void multiply(float* dst, const float* a, const float* c, int64_t count) override {
     parallelFor(count, threadsFor(count), [&](int64_t i0, int64_t i1) {
       kernels::multiply(dst + i0, a ? a + i0 : nullptr, c + i0, i1 - i0);
+    });
+  }
+
+  void quotientTimes(const float* r, const float* z, float epsilon, const float* a, float* out, int64_t count) override {
+    parallelFor(count, threadsFor(count), [&](int64_t i0, int64_t i1) {
+      kernels::quotientTimes(r + i0, z + i0, epsilon, a + i0, out + i0, i1 - i0);
     });
   }
 

@@ -210,9 +210,7 @@ class Pass {
       }
       case LayerKind::Add: {
         // Norm with one shared denominator: R_k = a_k ⊙ R / stab(Σ a).
-        Buffer s = Buffer::uninitialized(be_, batch_ * outSize);
-        be_.stabilizedDivide(r, actData_[i], nullptr, 0, float(rule.stabilizer), s.data(), s.count());
-        be_.multiply(out, x, s.data(), s.count());
+        be_.quotientTimes(r, actData_[i], float(rule.stabilizer), x, out, batch_ * outSize);
         return;
       }
       case LayerKind::Concat: {

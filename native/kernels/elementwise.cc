@@ -30,6 +30,17 @@ void stabilizedDivide(const float* __restrict r, const float* __restrict z, cons
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-trapping-math")))
 #endif
+void quotientTimes(const float* __restrict r, const float* __restrict z, float epsilon, const float* __restrict a,
+                   float* __restrict out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float q = r[i] / (z[i] + (z[i] >= 0.f ? epsilon : -epsilon));
+    out[i] = a[i] * (r[i] == 0.f ? 0.f : q);
+  }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-trapping-math")))
+#endif
 void gammaQuotients(const float* __restrict y, const float* __restrict q, const float* __restrict r, float gamma,
                     float epsilon, float* __restrict s1, float* __restrict s2, int64_t n) {
   const float scale = 1.f + gamma, negGamma = -gamma;

@@ -8,6 +8,8 @@ namespace lrp::kernels {
 
 // s = m·r / (z + ε·sign0(z)), where m = 1 (maskSign 0) or [mask·maskSign > 0]; s = 0 wherever r = 0.
 void stabilizedDivide(const float* r, const float* z, const float* mask, int maskSign, float epsilon, float* s, int64_t n);
+// out = a ⊙ s with s = r / stab(z) as stabilizedDivide's (no mask) in one pass: the same bits as the two steps.
+void quotientTimes(const float* r, const float* z, float epsilon, const float* a, float* out, int64_t n);
 // The γ rule's quotients in one pass: z₁ = y + γ·q, z₂ = (1 + γ)·y + (−γ)·q, s₁ = [y > 0]·r / stab(z₁),
 // s₂ = [y < 0]·r / stab(z₂) (stab as in stabilizedDivide; both 0 wherever r = 0).
 void gammaQuotients(const float* y, const float* q, const float* r, float gamma, float epsilon, float* s1, float* s2,
