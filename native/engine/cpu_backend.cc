@@ -335,14 +335,14 @@ class CpuBackend final : public Backend {
   void convForwardInto(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
                        bool accumulate, float sign, float* relu, const float* scale) {
     if (g.groups != 1) return convForwardGrouped(g, batch, x, weight, bias, y, accumulate, sign);
-    if (usesDirectConvolution(g)) {
+    if (usesDirectConvolution(g, batch)) {
       if (!reachesOnlyInput(g)) {
         // The direct kernel reads every tap without bounds checks: one zero-padded copy of the input first.
         const ConvGeometry unpadded = unpaddedGeometry(g);
         Scratch xp(*this);
         xp.reserve(int64_t(batch) * g.inChannels * unpadded.inHeight * unpadded.inWidth);
         padCopy(g, unpadded, batch, x, xp.data());
-        return convForwardInto(unpadded, batch, xp.data(), weight, bias, y, accumulate, sign, relu, scale);
+        return convDirectInto(unpadded, batch, xp.data(), weight, bias, y, accumulate, sign, relu, scale);
       }
       return convDirectInto(g, batch, x, weight, bias, y, accumulate, sign, relu, scale);
     }
@@ -402,27 +402,17 @@ class CpuBackend final : public Backend {
     });
   }
 
-  // The direct convolution (kernels/conv_direct.h) where it is the faster kernel for g: not for 1×1 convolutions with
-  // stride 1 (plain GEMMs) or stride > 1 (the subsample path), nor for shallow ones such as an RGB stem.
-  static bool usesDirectConvolution(const ConvGeometry& g) {
+  // The direct convolution (kernels/conv_direct.h) where it is the faster kernel for g over `batch` images: not for
+  // 1×1 convolutions (plain GEMMs at stride 1, the subsample path above it).
+  static bool usesDirectConvolution(const ConvGeometry& g, int batch) {
     if (g.groups != 1 || (g.kernelHeight == 1 && g.kernelWidth == 1)) return false;
-    kernels::ConvShape shape = groupShape(g);
-    shape.padTop = shape.padLeft = 0;
-    return kernels::convDirectSuits(shape, g.outChannels);
+    return kernels::convDirectSuits(groupShape(g), g.outChannels, batch);
   }
 
   // True where g's taps stay inside its input (no padding on any side): what the direct kernel reads unchecked.
   static bool reachesOnlyInput(const ConvGeometry& g) {
     const ConvGeometry u = unpaddedGeometry(g);
     return g.padTop == 0 && g.padLeft == 0 && u.inHeight <= g.inHeight && u.inWidth <= g.inWidth;
-  }
-
-  // True where convForwardInto would copy g's input with its padding around it: a caller that computes that input
-  // (a quotient) can write it there directly.
-  static bool prefersPaddedInput(const ConvGeometry& g) {
-    if (g.groups != 1 || isStridedPointwise(g)) return false;
-    if (usesDirectConvolution(g)) return !reachesOnlyInput(g);
-    return kernels::convGemmPrefersPaddedInput(groupShape(g));
   }
 
   // convForwardInto with the direct kernel, for g whose taps stay inside its input: the threads split the output
@@ -486,12 +476,16 @@ class CpuBackend final : public Backend {
     // convTransposedTimes' flipped convolution reads a zero-padded copy of s: compute s into that copy directly.
     if (in && g.groups == 1 && usesFlippedConvolution(g)) {
       const ConvGeometry flipped = flippedGeometry(g);
-      if (prefersPaddedInput(flipped)) {
+      const bool direct = usesDirectConvolution(flipped, batch);
+      if (direct ? !reachesOnlyInput(flipped)
+                 : !isStridedPointwise(flipped) && kernels::convGemmPrefersPaddedInput(groupShape(flipped))) {
         const ConvGeometry unpadded = unpaddedGeometry(flipped);
         Scratch sp(*this);
         sp.reserve(int64_t(batch) * flipped.inChannels * unpadded.inHeight * unpadded.inWidth);
         padQuotient(flipped, unpadded, batch, q, sp.data());
-        return convForwardInto(unpadded, batch, sp.data(), flippedWeights(g, weight), nullptr, dx, false, 1.f, nullptr, in);
+        const float* w = flippedWeights(g, weight);
+        if (direct) return convDirectInto(unpadded, batch, sp.data(), w, nullptr, dx, false, 1.f, nullptr, in);
+        return convForwardInto(unpadded, batch, sp.data(), w, nullptr, dx, false, 1.f, nullptr, in);
       }
     }
     if (in && usesCol2im(g)) return convTransposedCol2im(g, batch, nullptr, &q, weight, in, dx);

@@ -20,19 +20,22 @@ std::vector<float> packDirectConvWeights(const float* weight, int rows, int dept
   return packed;
 }
 
-bool convDirectSuits(const ConvShape& shape, int outChannels) {
+bool convDirectSuits(const ConvShape& shape, int outChannels, int samples) {
 #if defined(__x86_64__) || defined(_M_X64)
-  if (!cpuFeatures().avx2Fma || shape.padTop != 0 || shape.padLeft != 0 || outChannels < 1) return false;
-  // Strided convolutions only: there the implicit GEMM gathers its panels value by value (Zen 3, 2 threads, batch
-  // 128, the kernels alone: 3×3 stride 2 from 32, 64, 128 to 64, 128, 256 channels 11.8 / 9.8 / 7.9 ms → 8.0 / 7.3 /
-  // 6.6; in the model 11.3 / 10.2 / 9.0 → 9.4 / 8.5 / 7.1 with the padded copy). At stride 1 it is level with the
-  // in-place panels at batch 128 and slower at batch 1 (256 channels at 4×4: 0.16 → 0.23 ms), and shallow products
-  // (an RGB stem, 27 deep) spend more on each tile's transposed store than on its FMAs (9.3 vs 14.4 ms).
-  const bool strided = shape.strideHeight > 1 || shape.strideWidth > 1;
-  return strided && int64_t(shape.channels) * shape.kernelHeight * shape.kernelWidth >= 32;
+  if (!cpuFeatures().avx2Fma || outChannels < 1) return false;
+  // Shallow products (an RGB stem, 27 deep) spend more on each tile's transposed store than on its FMAs (3 → 32
+  // channels at 64×64, batch 128: 14.4 vs 9.3 ms for the implicit GEMM). Measured on Zen 3, 2 threads, batch 128, the
+  // kernels alone: 3×3 stride 2 from 32, 64, 128 to 64, 128, 256 channels 11.8 / 9.8 / 7.9 ms → 8.0 / 7.3 / 6.6;
+  // stride 1 where convGemm packs its panels (64, 128, 256 channels at 16×16, 8×8, 4×4) 15.8 / 14.5 / 14.0 →
+  // 14.1 / 12.7 / 12.3 ms, from batch 4 on; where it reads them in place (32×32 maps) the two are level, and at
+  // batch 1 the direct one is slower on 4×4 and 16×16 maps (in the model: 0.16 → 0.23 ms and 0.16 → 0.19 ms).
+  if (int64_t(shape.channels) * shape.kernelHeight * shape.kernelWidth < 32) return false;
+  if (shape.strideHeight > 1 || shape.strideWidth > 1) return true;
+  return samples >= 4 && !convGemmReadsInPlace(shape);
 #else
   (void)shape;
   (void)outChannels;
+  (void)samples;
   return false;
 #endif
 }

@@ -1,8 +1,9 @@
 // Direct convolution: the output channels lie in the vector lanes and each input value is broadcast straight from the
 // image, so nothing of the input is packed or gathered per kernel tap.
 //
-// Why: a strided convolution's im2col panels cannot be read in place, and the implicit GEMM (conv_gemm.h) gathers
-// them value by value: ResNet's 3×3 stride-2 layers ran at ~100–150 GFLOP/s against ~160 for its stride-1 ones. Here
+// Why: where the implicit GEMM (conv_gemm.h) cannot read its im2col panels in place it packs them, copying each input
+// value once per kernel tap (stride 1 on maps whose padded copy would be too large a detour: 16×16 and smaller) or
+// gathering it value by value (strides above 1: ResNet's 3×3 stride-2 layers ran at ~100–150 GFLOP/s). Here
 // a tile is 6 output positions (anywhere in the batch, each with its own input pointer) × 16 output channels: W is
 // packed once per model into 16-channel panels, k-major, and the tile is stored transposed into the NCHW output.
 #pragma once
@@ -21,9 +22,9 @@ constexpr int kDirectConvChannels = 16;
 // (zero for rows beyond `rows`).
 std::vector<float> packDirectConvWeights(const float* weight, int rows, int depth);
 
-// True where convDirect runs on this CPU (AVX2+FMA) and is the faster choice for this shape and output channel
-// count. The shape must have no padding (pad a copy of the input first) and one group.
-bool convDirectSuits(const ConvShape& shape, int outChannels);
+// True where convDirect runs on this CPU (AVX2+FMA) and is the faster choice for this convolution (padding allowed:
+// the caller then pads a copy of the input, as convDirect reads every tap unchecked) over `samples` images.
+bool convDirectSuits(const ConvShape& shape, int outChannels, int samples);
 
 // convGemm's contract (conv_gemm.h: the columns [col0, col0 + cols) of the virtual product, any split over threads
 // gives the same bits), with W from packDirectConvWeights instead of problem.weight and problem.packed. Only where

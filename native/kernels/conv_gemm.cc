@@ -474,6 +474,12 @@ bool convGemmPrefersPaddedInput(const ConvShape& s) {
   return 7 * rows * cols <= 8 * int64_t(s.height) * s.width;
 }
 
+bool convGemmReadsInPlace(const ConvShape& s) {
+  const auto* micro = static_cast<const GemmMicroKernel*>(availableConvGemmKernels().back().layout);
+  if (!micro || !micro->kernelAt) return false;
+  return convGemmPrefersPaddedInput(s) || (readsInPlace(*micro, s) && s.outWidth % (micro->nr / 2) == 0);
+}
+
 void convGemm(const ConvGemmProblem& problem, int64_t col0, int64_t cols) {
   static const ConvGemmFunction chosen = availableConvGemmKernels().back().function;
   chosen(problem, col0, cols);

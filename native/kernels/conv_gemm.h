@@ -64,6 +64,10 @@ ConvWeightPacking packConvWeights(const float* weight, int rows, int depth);
 // kernel tap).
 bool convGemmPrefersPaddedInput(const ConvShape& shape);
 
+// True where convGemm reads most of its B panels in place for this convolution: as it is (unpadded, stride 1, output
+// rows of whole half-panels) or after the caller pads a copy of the input (convGemmPrefersPaddedInput).
+bool convGemmReadsInPlace(const ConvShape& shape);
+
 // The implementation matching sgemm's choice.
 void convGemm(const ConvGemmProblem& problem, int64_t col0, int64_t cols);
 
