@@ -102,16 +102,27 @@ LRP_AVX2 void convDirectAvx2(const ConvGemmProblem& p, const float* packedWeight
   const float* source[kBlockPositions + kTilePositions];
   int runStart[kBlockPositions + 1];  // the block's positions split where the sample changes
   int64_t runTarget[kBlockPositions];  // each run's first offset in y (channel 0)
+  // The position of column col0, then stepped along without divisions (they cost ~14% of a 288-deep layer's time).
+  int64_t n = col0 / positions, q = col0 % positions, oh = q / s.outWidth, ow = q % s.outWidth;
+  const float* sample = p.x + n * p.xSampleStride;
   for (int64_t begin = col0, end = col0 + cols; begin < end; begin += kBlockPositions) {
     const int count = int(std::min<int64_t>(kBlockPositions, end - begin));
     int runs = 0;
     for (int e = 0; e < count; ++e) {
-      const int64_t column = begin + e, n = column / positions, q = column % positions;
-      const int64_t oh = q / s.outWidth, ow = q % s.outWidth;
-      source[e] = p.x + n * p.xSampleStride + oh * s.strideHeight * s.width + ow * s.strideWidth;
+      source[e] = sample + oh * s.strideHeight * s.width + ow * s.strideWidth;
       if (e == 0 || q == 0) {
         runStart[runs] = e;
         runTarget[runs++] = n * p.ySampleStride + q;
+      }
+      ++q;
+      if (++ow == s.outWidth) {
+        ow = 0;
+        if (++oh == s.outHeight) {
+          oh = 0;
+          q = 0;
+          ++n;
+          sample += p.xSampleStride;
+        }
       }
     }
     runStart[runs] = count;
