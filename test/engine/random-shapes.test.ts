@@ -51,11 +51,11 @@ let worstSeen: Failure[] = [];
 /** Compares every rule on the layer(s) `pick` selects; returns the failures and logs the worst error. */
 async function sweepRules(
   t: ExecutionContext, label: string, model: Model, pick: (rule: Rule) => Composite, ruleList: [string, Rule][],
-  input: Float32Array, target: Int32Array, failures: Failure[],
+  input: Float32Array, target: Int32Array, failures: Failure[], options: { threads?: number } = {},
 ): Promise<number> {
   let worst = 0;
   for (const [name, rule] of ruleList) {
-    const c = await compareWithReference(model, pick(rule), input, target);
+    const c = await compareWithReference(model, pick(rule), input, target, options);
     worst = Math.max(worst, c.scaledError);
     worstSeen.push({
       what: `${label} rule ${name}`, relevanceError: c.scaledError, logitError: c.logitError,
@@ -124,6 +124,42 @@ test.serial('conv2d: stride 1–3, padding 0–2 (and asymmetric), dilation 1–
         }
       }
     }
+  }
+  report(t, failures, worst, checks);
+});
+
+test.serial('conv2d on the kernels chosen by shape and batch (direct, sample-parallel col2im, stacked signed inputs), every rule', async (t) => {
+  // Where the backend leaves the implicit GEMM (native/engine/cpu_backend.cc): 3×3 convolutions at least 32 deep run
+  // as the direct convolution when strided, and at stride 1 from batch 4 where the GEMM would pack its panels (16×16
+  // maps and smaller; the transposed step is then a direct convolution too); the col2im transposed step gives each
+  // thread whole chunks of samples once there are 2 chunks per thread (one sample per chunk from 64×64 maps); z⁺ and
+  // zᴮ on an input with both signs stack their inputs into one convolution. At 2 and 3 threads.
+  const random = generator(161);
+  const failures: Failure[] = [];
+  let worst = 0;
+  let checks = 0;
+  const shapes = [
+    { C: 3, H: 64, W: 64, out: 8, stride: 1, batch: 6 },   // stem-like: col2im, one sample per chunk
+    { C: 4, H: 64, W: 63, out: 6, stride: 2, batch: 13 },  // direct strided, 4 samples per col2im chunk
+    { C: 16, H: 16, W: 16, out: 20, stride: 1, batch: 5 }, // direct at stride 1, forward and flipped transposed
+    { C: 8, H: 15, W: 13, out: 17, stride: 2, batch: 3 },  // direct strided, 17 filters: a second partial panel
+  ];
+  for (const { C, H, W, out, stride, batch } of shapes) {
+    const g = graph({ inputShape: [C, H, W] });
+    const y = g.add(conv2d({ weight: weights(random, [out, C, 3, 3], C * 9), bias: vector(random, out, -0.2, 0.2), stride, padding: 1, name: 'conv' }), g.input, 'conv');
+    const r = g.add(relu(), y, 'relu');
+    const pooled = g.add(globalAvgPool(), r, 'pool');
+    const f = g.add(flatten(), pooled, 'flatten');
+    const head = g.add(dense({ weight: weights(random, [5, out], out), bias: vector(random, 5, -0.1, 0.1) }), f, 'head');
+    const model = g.build(head);
+    const input = uniform(random, batch * C * H * W);
+    const target = randomTargets(random, batch, 5);
+    for (const threads of [2, 3]) {
+      checks++;
+      worst = Math.max(worst, await sweepRules(t, `${C}×${H}×${W} → ${out} stride ${stride} batch ${batch} threads ${threads}`, model,
+        (rule) => composite({ byName: { conv: rule }, linearDefault: headRule }), linearRules(true), input, target, failures, { threads }));
+    }
+    model.dispose();
   }
   report(t, failures, worst, checks);
 });

@@ -50,10 +50,11 @@ export interface Comparison {
  */
 export async function compareWithReference(
   model: Model, composite: Composite, input: Float32Array, target: Int32Array | { data: Float32Array; shape: number[] },
+  options: { threads?: number } = {},
 ): Promise<Comparison> {
   const sampleSize = model.inputShape.reduce((a, b) => a * b, 1);
   const batch = input.length / sampleSize;
-  const result = await model.explain({ data: input, shape: [batch, ...model.inputShape] }, { composite, target });
+  const result = await model.explain({ data: input, shape: [batch, ...model.inputShape] }, { composite, target, ...options });
   const rules = assignRules(model.graph, composite);
   const reference = explain64(model.graph, rules, input,
     target instanceof Int32Array ? { classes: target } : { outputRelevance: target.data });
