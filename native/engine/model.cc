@@ -93,6 +93,33 @@ const float* Model::affine(int layer, int which) {
   return cached(Key{layer, 2, which, 0.f}, source, int(WeightVariant::Original), 0.f, false);
 }
 
+const float* Model::inputStackedWeights(int layer, const std::vector<WeightVariant>& variants,
+                                        const std::vector<float>& signs, float gamma) {
+  int code = 0;
+  bool usesGamma = false;
+  for (size_t t = 0; t < variants.size(); ++t) {
+    code = code * 16 + (int(variants[t]) + 1) * 2 + (signs[t] < 0.f ? 1 : 0);
+    usesGamma |= variants[t] == WeightVariant::GammaPositive || variants[t] == WeightVariant::GammaNegative;
+  }
+  const Key key{layer, 4, code, usesGamma ? gamma : 0.f};
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second.data();
+  const Layer& l = plan_.layers[layer];
+  const std::vector<float>& source = l.weight;
+  const size_t outputs = size_t(l.weightShape[0]), row = source.size() / outputs, terms = variants.size();
+  std::vector<float> host(source.size() * terms);
+  for (size_t o = 0; o < outputs; ++o)
+    for (size_t t = 0; t < terms; ++t)
+      for (size_t j = 0; j < row; ++j)
+        host[(o * terms + t) * row + j] = signs[t] * derive(int(variants[t]), false, source[o * row + j], gamma);
+  Buffer buffer(*backend_, int64_t(host.size()));
+  backend_->upload(buffer.data(), host.data(), int64_t(host.size()));
+  const float* data = buffer.data();
+  cache_.emplace(key, std::move(buffer));
+  return data;
+}
+
 int64_t Model::memoryBytes() {
   std::lock_guard<std::mutex> lock(mutex_);
   int64_t bytes = 0;

@@ -24,13 +24,17 @@ class Model {
   const float* bias(int layer, BiasVariant variant, float gamma);  // null for BiasVariant::None or no bias
   // Several weight variants stacked along the output axis ([T·out, …]), so that one GEMM computes them all.
   const float* stackedWeights(int layer, const std::vector<WeightVariant>& variants, float gamma);
+  // Several signed weight variants side by side along each output's input axis ([out, T·in_per_out]: row o holds
+  // sign_t·W_t[o, …] for t = 0 … T−1), so that one product over the inputs stacked the same way sums the terms.
+  const float* inputStackedWeights(int layer, const std::vector<WeightVariant>& variants, const std::vector<float>& signs,
+                                   float gamma);
   // Backend-resident per-channel scale (which 0) or shift (which 1) of an unmerged BatchNorm.
   const float* affine(int layer, int which);
   // Bytes of weights held: original, rule-derived, and the backend's packed/flipped copies.
   int64_t memoryBytes();
 
  private:
-  using Key = std::tuple<int, int, int, float>;  // layer, kind (0 weight, 1 bias, 2 affine, 3 stacked), variant(s), gamma
+  using Key = std::tuple<int, int, int, float>;  // layer, kind (0 weight, 1 bias, 2 affine, 3 stacked, 4 input-stacked), variant(s), gamma
   const float* cached(const Key& key, const std::vector<float>& source, int variant, float gamma, bool isBias);
 
   Plan plan_;
