@@ -143,6 +143,8 @@ test.serial('conv2d on the kernels chosen by shape and batch (direct, sample-par
     { C: 4, H: 64, W: 63, out: 6, stride: 2, batch: 13 },  // direct strided, 4 samples per col2im chunk
     { C: 16, H: 16, W: 16, out: 20, stride: 1, batch: 5 }, // direct at stride 1, forward and flipped transposed
     { C: 8, H: 15, W: 13, out: 17, stride: 2, batch: 3 },  // direct strided, 17 filters: a second partial panel
+    { C: 5, H: 17, W: 18, out: 33, stride: 2, batch: 3 },  // direct strided, three panels (the last of one filter)
+    { C: 6, H: 14, W: 13, out: 40, stride: 3, batch: 2 },  // direct at stride 3
   ];
   for (const { C, H, W, out, stride, batch } of shapes) {
     const g = graph({ inputShape: [C, H, W] });
