@@ -280,8 +280,10 @@ export class Model {
         // z and s per group, the transposed product, and up to four transformed inputs (a⁺, a⁻, 1, bounds).
         layerScratch = Math.max(layerScratch, out * 2 + inSize * 5);
         // Up to four derived weight sets, cached once; a dense layer's are also kept packed for its forward and its
-        // transposed product (batches above 4), three copies of each.
-        derivedWeights += node.layer.weight.data.length * 4 * 4 * (node.layer.type === 'dense' ? 3 : 1);
+        // transposed product (batches above 4), three copies of each. A convolution's: up to three more side by side
+        // (zᴮ on an input with both signs), and the CPU backend's packed, flipped and direct-convolution copies.
+        const weightBytes = node.layer.weight.data.length * 4;
+        derivedWeights += node.layer.type === 'dense' ? weightBytes * 4 * 3 : weightBytes * (4 + 3 + 3);
       } else {
         layerScratch = Math.max(layerScratch, out + inSize * 2);
       }
