@@ -44,7 +44,7 @@ void convDirect(const ConvGemmProblem& problem, const float* packedWeights, int6
 #if defined(__x86_64__) || defined(_M_X64)
   if (cpuFeatures().avx2Fma) return convDirectAvx2(problem, packedWeights, col0, cols);
 #endif
-  // Without the AVX2 kernel: the implicit GEMM on the unpacked weights, the same result.
+  // Without the AVX2 kernel: the implicit GEMM on the unpacked weights (the same values up to rounding).
   (void)packedWeights;
   ConvGemmProblem unpacked = problem;
   unpacked.packed = PackedConvWeights{};

@@ -27,8 +27,9 @@ std::vector<float> packDirectConvWeights(const float* weight, int rows, int dept
 bool convDirectSuits(const ConvShape& shape, int outChannels, int samples);
 
 // convGemm's contract (conv_gemm.h: the columns [col0, col0 + cols) of the virtual product, any split over threads
-// gives the same bits), with W from packDirectConvWeights instead of problem.weight and problem.packed. Only where
-// convDirectSuits says so.
+// gives the same bits), with W from packDirectConvWeights instead of problem.packed, for a shape whose taps all lie
+// inside the image (no padding on any side: they are read unchecked). Without AVX2 it runs convGemm on
+// problem.weight (the same values up to rounding).
 void convDirect(const ConvGemmProblem& problem, const float* packedWeights, int64_t col0, int64_t cols);
 
 #if defined(__x86_64__) || defined(_M_X64)
