@@ -36,6 +36,11 @@ LRP_AVX2 void tile6x16(int depth, const int64_t* offsets, const float* const* so
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  // Unrolled by 4 (Zen 3, 2 threads, batch 128: 3×3 stride 2 from 32 to 64 channels 8.43 → 7.87 ms, 128 channels at
+  // 16×16 53.1 → 52.1 ms, 256 at 4×4 level); the same FMAs in the same order.
+#if defined(__GNUC__)
+#pragma GCC unroll 4
+#endif
   for (int k = 0; k < depth; ++k, weights += kLanes) {
     const int64_t o = offsets[k];
     const __m256 b0 = _mm256_loadu_ps(weights), b1 = _mm256_loadu_ps(weights + 8);
