@@ -371,23 +371,8 @@ class CpuBackend final : public Backend {
     if (columns < g.outChannels && threads_ > 1) {
       // Few columns (a small batch of small feature maps): split the output channels instead, so each thread works
       // on its rows of W (the larger operand here) and all of the few columns. Splits fall on whole tiles.
-      const int tile = packing.tileRows;
-      const int chunks = std::min(threads_, (g.outChannels + tile - 1) / tile);
-      auto boundary = [&](int64_t c) { return c == chunks ? g.outChannels : int(g.outChannels * c / chunks) / tile * tile; };
-      parallelFor(chunks, chunks, [&](int64_t c0, int64_t c1) {
-        for (int64_t c = c0; c < c1; ++c) {
-          const int m0 = boundary(c), m1 = boundary(c + 1);
-          if (m1 <= m0) continue;
-          kernels::ConvGemmProblem rows = problem;
-          rows.outChannels = m1 - m0;
-          rows.weight = weight + m0 * kk;
-          rows.y = y + m0 * outSize;
-          if (relu) rows.relu = relu + m0 * outSize;
-          if (scale) rows.scale = scale + m0 * outSize;
-          if (bias) rows.bias = bias + m0;
-          rows.packed.rowOffset = m0;
-          kernels::convGemm(rows, 0, columns);
-        }
+      forChannelRanges(problem, packing.tileRows, [&](const kernels::ConvGemmProblem& rows, int) {
+        kernels::convGemm(rows, 0, columns);
       });
       return;
     }
@@ -427,23 +412,9 @@ class CpuBackend final : public Backend {
     const kernels::ConvGemmProblem problem{groupShape(g), g.outChannels, weight, x,    inSize,    y,
                                            ySize,         bias,          sign,   accumulate, {}, relu, scale};
     const int64_t columns = int64_t(batch) * outSize;
-    constexpr int kLanes = kernels::kDirectConvChannels;
-    const int panels = (g.outChannels + kLanes - 1) / kLanes;
-    if (columns < g.outChannels && threads_ > 1 && panels > 1) {
-      const int chunks = std::min(threads_, panels);
-      parallelFor(chunks, chunks, [&](int64_t c0, int64_t c1) {
-        for (int64_t c = c0; c < c1; ++c) {
-          const int p0 = int(panels * c / chunks), p1 = int(panels * (c + 1) / chunks);
-          if (p1 <= p0) continue;
-          const int m0 = p0 * kLanes, m1 = std::min(g.outChannels, p1 * kLanes);
-          kernels::ConvGemmProblem rows = problem;
-          rows.outChannels = m1 - m0;
-          rows.y = y + m0 * outSize;
-          if (relu) rows.relu = relu + m0 * outSize;
-          if (scale) rows.scale = scale + m0 * outSize;
-          if (bias) rows.bias = bias + m0;
-          kernels::convDirect(rows, packed.data() + int64_t(p0) * depth * kLanes, 0, columns);
-        }
+    if (columns < g.outChannels && threads_ > 1 && g.outChannels > kernels::kDirectConvChannels) {
+      forChannelRanges(problem, kernels::kDirectConvChannels, [&](const kernels::ConvGemmProblem& rows, int m0) {
+        kernels::convDirect(rows, packed.data() + int64_t(m0) * depth, 0, columns);  // m0 starts a 16-channel panel
       });
       return;
     }
@@ -451,6 +422,33 @@ class CpuBackend final : public Backend {
     parallelForDynamic(pieces, threads_, columnTasks(pieces, 2 * columns * g.outChannels * depth), [&](int64_t p0, int64_t p1) {
       const int64_t begin = p0 * 32, end = std::min(columns, p1 * 32);
       kernels::convDirect(problem, packed.data(), begin, end - begin);
+    });
+  }
+
+  // Few columns (a small batch of small feature maps): the output channels split over the threads in ranges that
+  // start at multiples of `tile`, run(problem restricted to channels [m0, m1), m0) for each, so each thread works on
+  // its rows of W (the larger operand here) and all of the few columns.
+  template <class Run>
+  void forChannelRanges(const kernels::ConvGemmProblem& problem, int tile, const Run& run) {
+    const int channels = problem.outChannels;
+    const int64_t outSize = int64_t(problem.shape.outHeight) * problem.shape.outWidth;
+    const int64_t depth = int64_t(problem.shape.channels) * problem.shape.kernelHeight * problem.shape.kernelWidth;
+    const int chunks = std::min(threads_, (channels + tile - 1) / tile);
+    auto boundary = [&](int64_t c) { return c == chunks ? channels : int(channels * c / chunks) / tile * tile; };
+    parallelFor(chunks, chunks, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        const int m0 = boundary(c), m1 = boundary(c + 1);
+        if (m1 <= m0) continue;
+        kernels::ConvGemmProblem rows = problem;
+        rows.outChannels = m1 - m0;
+        rows.weight = problem.weight + m0 * depth;
+        rows.y = problem.y + m0 * outSize;
+        if (problem.relu) rows.relu = problem.relu + m0 * outSize;
+        if (problem.scale) rows.scale = problem.scale + m0 * outSize;
+        if (problem.bias) rows.bias = problem.bias + m0;
+        rows.packed.rowOffset = m0;
+        run(rows, m0);
+      }
     });
   }
 
