@@ -38,17 +38,24 @@ float derive(int variant, bool isBias, float v, float gamma) {
 
 }  // namespace
 
-const float* Model::cached(const Key& key, const std::vector<float>& source, int variant, float gamma, bool isBias) {
+const float* Model::cachedBuffer(const Key& key, const std::function<std::vector<float>()>& makeHost) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = cache_.find(key);
   if (it != cache_.end()) return it->second.data();
-  std::vector<float> host(source.size());
-  for (size_t i = 0; i < source.size(); ++i) host[i] = derive(variant, isBias, source[i], gamma);
+  const std::vector<float> host = makeHost();
   Buffer buffer(*backend_, int64_t(host.size()));
   backend_->upload(buffer.data(), host.data(), int64_t(host.size()));
   const float* data = buffer.data();
   cache_.emplace(key, std::move(buffer));
   return data;
+}
+
+const float* Model::cached(const Key& key, const std::vector<float>& source, int variant, float gamma, bool isBias) {
+  return cachedBuffer(key, [&] {
+    std::vector<float> host(source.size());
+    for (size_t i = 0; i < source.size(); ++i) host[i] = derive(variant, isBias, source[i], gamma);
+    return host;
+  });
 }
 
 const float* Model::weights(int layer, WeightVariant variant, float gamma) {
@@ -72,19 +79,13 @@ const float* Model::stackedWeights(int layer, const std::vector<WeightVariant>& 
     code = code * 8 + int(v) + 1;
     usesGamma |= v == WeightVariant::GammaPositive || v == WeightVariant::GammaNegative;
   }
-  const Key key{layer, 3, code, usesGamma ? gamma : 0.f};
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto it = cache_.find(key);
-  if (it != cache_.end()) return it->second.data();
-  const std::vector<float>& source = plan_.layers[layer].weight;
-  std::vector<float> host(source.size() * variants.size());
-  for (size_t t = 0; t < variants.size(); ++t)
-    for (size_t i = 0; i < source.size(); ++i) host[t * source.size() + i] = derive(int(variants[t]), false, source[i], gamma);
-  Buffer buffer(*backend_, int64_t(host.size()));
-  backend_->upload(buffer.data(), host.data(), int64_t(host.size()));
-  const float* data = buffer.data();
-  cache_.emplace(key, std::move(buffer));
-  return data;
+  return cachedBuffer(Key{layer, 3, code, usesGamma ? gamma : 0.f}, [&] {
+    const std::vector<float>& source = plan_.layers[layer].weight;
+    std::vector<float> host(source.size() * variants.size());
+    for (size_t t = 0; t < variants.size(); ++t)
+      for (size_t i = 0; i < source.size(); ++i) host[t * source.size() + i] = derive(int(variants[t]), false, source[i], gamma);
+    return host;
+  });
 }
 
 const float* Model::affine(int layer, int which) {
@@ -101,23 +102,17 @@ const float* Model::inputStackedWeights(int layer, const std::vector<WeightVaria
     code = code * 16 + (int(variants[t]) + 1) * 2 + (signs[t] < 0.f ? 1 : 0);
     usesGamma |= variants[t] == WeightVariant::GammaPositive || variants[t] == WeightVariant::GammaNegative;
   }
-  const Key key{layer, 4, code, usesGamma ? gamma : 0.f};
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto it = cache_.find(key);
-  if (it != cache_.end()) return it->second.data();
-  const Layer& l = plan_.layers[layer];
-  const std::vector<float>& source = l.weight;
-  const size_t outputs = size_t(l.weightShape[0]), row = source.size() / outputs, terms = variants.size();
-  std::vector<float> host(source.size() * terms);
-  for (size_t o = 0; o < outputs; ++o)
-    for (size_t t = 0; t < terms; ++t)
-      for (size_t j = 0; j < row; ++j)
-        host[(o * terms + t) * row + j] = signs[t] * derive(int(variants[t]), false, source[o * row + j], gamma);
-  Buffer buffer(*backend_, int64_t(host.size()));
-  backend_->upload(buffer.data(), host.data(), int64_t(host.size()));
-  const float* data = buffer.data();
-  cache_.emplace(key, std::move(buffer));
-  return data;
+  return cachedBuffer(Key{layer, 4, code, usesGamma ? gamma : 0.f}, [&] {
+    const Layer& l = plan_.layers[layer];
+    const std::vector<float>& source = l.weight;
+    const size_t outputs = size_t(l.weightShape[0]), row = source.size() / outputs, terms = variants.size();
+    std::vector<float> host(source.size() * terms);
+    for (size_t o = 0; o < outputs; ++o)
+      for (size_t t = 0; t < terms; ++t)
+        for (size_t j = 0; j < row; ++j)
+          host[(o * terms + t) * row + j] = signs[t] * derive(int(variants[t]), false, source[o * row + j], gamma);
+    return host;
+  });
 }
 
 int64_t Model::memoryBytes() {

@@ -1,6 +1,7 @@
 // The engine's model: the validated plan, its backend, and the cache of rule-derived weights.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,6 +36,8 @@ class Model {
 
  private:
   using Key = std::tuple<int, int, int, float>;  // layer, kind (0 weight, 1 bias, 2 affine, 3 stacked, 4 input-stacked), variant(s), gamma
+  // The backend-resident copy of makeHost()'s values under `key`, made and uploaded on first use.
+  const float* cachedBuffer(const Key& key, const std::function<std::vector<float>()>& makeHost);
   const float* cached(const Key& key, const std::vector<float>& source, int variant, float gamma, bool isBias);
 
   Plan plan_;
