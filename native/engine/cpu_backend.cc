@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <numeric>
 #include <mutex>
 #include <new>
 #include <tuple>
@@ -532,6 +533,8 @@ class CpuBackend final : public Backend {
     const int64_t sSize = int64_t(g.outChannels) * outSize;
     const bool pointwise = isPointwise(g);
     const int chunk = samplesPerGemm(kk, outSize, batch);
+    const int taps = g.kernelHeight * g.kernelWidth;
+    const int64_t inPlane = int64_t(g.inHeight) * g.inWidth;
     // The chunk of `count` samples from n0, its steps split over `threads` (1: all on the calling thread).
     auto runChunk = [&](int n0, int count, int threads, Scratch& gathered, Scratch& col) {
       const int64_t width = count * outSize;
@@ -560,30 +563,55 @@ class CpuBackend final : public Backend {
         col.reserve(kk * width);
         target = col.data();
       }
+      // dx for input channels [c0, c1) of sample k of the chunk from its rows of col (then · in).
+      auto scatter = [&](int64_t k, int c0, int c1) {
+        float* dxs = dx + (n0 + k) * inSize + c0 * inPlane;
+        if (!direct) {
+          std::memset(dxs, 0, sizeof(float) * size_t((c1 - c0) * inPlane));
+          kernels::ConvShape part = gs;
+          part.channels = c1 - c0;
+          kernels::col2imAdd(part, col.data() + k * outSize + c0 * taps * width, long(width), dxs);
+        }
+        if (in) kernels::multiply(dxs, in + (n0 + k) * inSize + c0 * inPlane, dxs, (c1 - c0) * inPlane);
+      };
       if (width < kk) {
-        // Fewer columns than rows (small maps at batch 1): each thread takes rows of Wᵀ and all the columns, so each
-        // packs its part of W only, instead of all of W for a sliver of columns.
-        parallelFor(kk, threads, [&](int64_t r0, int64_t r1) {
-          sgemm(true, false, int(r1 - r0), int(width), g.outChannels, 1.f, weight + r0, int(kk), sg, int(width), 0.f,
-                target + r0 * width, int(width));
-        });
-      } else {
-        parallelFor(width, threads, [&](int64_t c0, int64_t c1) {
-          sgemm(true, false, int(kk), int(c1 - c0), g.outChannels, 1.f, weight, int(kk), sg + c0, int(width), 0.f, target + c0, int(width));
-        });
-      }
-      if (direct) {
-        if (in) parallelFor(inSize, threads, [&](int64_t i0, int64_t i1) {
-          kernels::multiply(target + i0, in + n0 * inSize + i0, target + i0, i1 - i0);
+        // Fewer columns than rows (small maps at batch 1): each thread takes the rows of Wᵀ of a range of input
+        // channels, all the columns, and then scatters those channels, so the threads meet once. The product runs as
+        // a 1×1 convolution over the columns with Wᵀ packed once per weight tensor, which sgemm would pack on every
+        // call (1152 rows of Wᵀ against 16 columns in resnet18-64's last stage: the packing cost as much as the
+        // product).
+        const TransposedWeights& wt = transposedWeights(weight, g.outChannels, int(kk));
+        const kernels::ConvGemmProblem product{
+            kernels::ConvShape{g.outChannels, 1, int(width), 1, int(width), 1, 1, 1, 1, 0, 0, 1, 1},
+            int(kk), wt.data.empty() ? nullptr : wt.data.data(), sg, 0, target, 0, nullptr, 1.f, false,
+            wt.packing.view};
+        const int unit = wt.packing.tileRows / std::gcd(wt.packing.tileRows, taps);  // rows start on whole tiles
+        const int parts = std::min(threads, (g.inChannels + unit - 1) / unit);
+        auto boundary = [&](int64_t p) { return p == parts ? g.inChannels : int(g.inChannels * p / parts) / unit * unit; };
+        parallelFor(parts, parts, [&](int64_t p0, int64_t p1) {
+          for (int64_t p = p0; p < p1; ++p) {
+            const int c0 = boundary(p), c1 = boundary(p + 1);
+            if (c1 <= c0) continue;
+            kernels::ConvGemmProblem rows = product;
+            rows.outChannels = (c1 - c0) * taps;
+            if (product.weight) rows.weight = product.weight + int64_t(c0) * taps * g.outChannels;
+            rows.y = product.y + int64_t(c0) * taps * width;
+            rows.packed.rowOffset = c0 * taps;
+            kernels::convGemm(rows, 0, width);
+            for (int64_t k = 0; k < count; ++k) scatter(k, c0, c1);
+          }
         });
         return;
       }
-      parallelFor(count, threads, [&](int64_t k0, int64_t k1) {
-        for (int64_t k = k0; k < k1; ++k) {
-          float* dxs = dx + (n0 + k) * inSize;
-          std::memset(dxs, 0, sizeof(float) * size_t(inSize));
-          kernels::col2imAdd(gs, col.data() + k * outSize, long(width), dxs);
-          if (in) kernels::multiply(dxs, in + (n0 + k) * inSize, dxs, inSize);
+      parallelFor(width, threads, [&](int64_t c0, int64_t c1) {
+        sgemm(true, false, int(kk), int(c1 - c0), g.outChannels, 1.f, weight, int(kk), sg + c0, int(width), 0.f,
+              target + c0, int(width));
+      });
+      // Then the samples' channels over the threads (a single image's channels too).
+      parallelFor(int64_t(count) * g.inChannels, threads, [&](int64_t p0, int64_t p1) {
+        for (int64_t k = p0 / g.inChannels; k * g.inChannels < p1; ++k) {
+          const int64_t first = k * g.inChannels;
+          scatter(k, int(std::max(p0 - first, int64_t(0))), int(std::min<int64_t>(p1 - first, g.inChannels)));
         }
       });
     };
@@ -931,8 +959,33 @@ class CpuBackend final : public Backend {
     for (const auto& entry : flipped_) bytes += int64_t(entry.second.size()) * 4;
     for (const auto& entry : packed_) bytes += int64_t(entry.second.data.size()) * 4;
     for (const auto& entry : directPacked_) bytes += int64_t(entry.second.size()) * 4;
+    for (const auto& entry : transposed_)
+      bytes += int64_t(entry.second.data.size() + entry.second.packing.data.size()) * 4;
     for (const auto& entry : packedDense_) bytes += int64_t(entry.second.bytes());
     return bytes;
+  }
+
+  // Wᵀ [depth, rows] of W [rows, depth] packed for the convolution kernel once per weight tensor (keyed as
+  // packedWeights), and kept unpacked only where that kernel does not pack (the portable one): the A operand of the
+  // col2im path's product where the columns are few (convTransposedCol2im).
+  struct TransposedWeights {
+    std::vector<float> data;
+    kernels::ConvWeightPacking packing;
+  };
+  const TransposedWeights& transposedWeights(const float* weight, int rows, int depth) {
+    std::lock_guard<std::mutex> lock(weightCacheMutex_);
+    const auto key = std::make_tuple(weight, rows, depth);
+    auto it = transposed_.find(key);
+    if (it == transposed_.end()) {
+      TransposedWeights t;
+      t.data.resize(size_t(rows) * size_t(depth));
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t d = 0; d < depth; ++d) t.data[size_t(d * rows + r)] = weight[r * depth + d];
+      t.packing = kernels::packConvWeights(t.data.data(), depth, rows);
+      if (!t.packing.data.empty()) std::vector<float>().swap(t.data);  // read only where convGemm does not pack
+      it = transposed_.emplace(key, std::move(t)).first;
+    }
+    return it->second;
   }
 
   // W packed for the convolution kernel once per weight tensor (see flippedWeights on why the address identifies it).
@@ -1046,6 +1099,7 @@ class CpuBackend final : public Backend {
   std::map<std::pair<const float*, int64_t>, std::vector<float>> flipped_;  // see flippedWeights
   std::map<std::tuple<const float*, int, int>, kernels::ConvWeightPacking> packed_;  // see packedWeights
   std::map<std::tuple<const float*, int, int>, std::vector<float>> directPacked_;  // see directWeights
+  std::map<std::tuple<const float*, int, int>, TransposedWeights> transposed_;  // see transposedWeights
   std::map<std::tuple<const float*, bool, int, int>, kernels::PackedGemmB> packedDense_;  // see packedDenseWeights
   std::multimap<int64_t, float*> free_;          // recycled buffers by size (floats)
   std::unordered_map<float*, int64_t> live_;     // buffers handed out, with their size

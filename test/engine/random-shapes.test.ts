@@ -133,7 +133,9 @@ test.serial('conv2d on the kernels chosen by shape and batch (direct, sample-par
   // as the direct convolution when strided, and at stride 1 from batch 4 where the GEMM would pack its panels (16×16
   // maps and smaller; the transposed step is then a direct convolution too); the col2im transposed step gives each
   // thread whole chunks of samples once there are 2 chunks per thread (one sample per chunk from 64×64 maps); z⁺ and
-  // zᴮ on an input with both signs stack their inputs into one convolution. At 2 and 3 threads.
+  // zᴮ on an input with both signs stack their inputs into one convolution; with fewer output positions than rows of
+  // Wᵀ (small maps at batch 1) the col2im step splits input channels over the threads, each computing its rows of
+  // Wᵀ·s and scattering them. At 2 and 3 threads.
   const random = generator(161);
   const failures: Failure[] = [];
   let worst = 0;
@@ -145,10 +147,15 @@ test.serial('conv2d on the kernels chosen by shape and batch (direct, sample-par
     { C: 8, H: 15, W: 13, out: 17, stride: 2, batch: 3 },  // direct strided, 17 filters: a second partial panel
     { C: 5, H: 17, W: 18, out: 33, stride: 2, batch: 3 },  // direct strided, three panels (the last of one filter)
     { C: 6, H: 14, W: 13, out: 40, stride: 3, batch: 2 },  // direct at stride 3
+    { C: 3, H: 20, W: 19, out: 8, stride: 1, batch: 1 },   // col2im, one chunk: its columns, then its channels split
+    { C: 3, H: 10, W: 10, out: 8, stride: 1, batch: 3 },   // col2im, one chunk of 3 samples: channel splits across them
+    { C: 37, H: 6, W: 5, out: 12, stride: 2, batch: 1 },   // 9 columns, 333 rows: input channels split (odd count)
+    { C: 7, H: 4, W: 4, out: 9, stride: 2, batch: 2 },     // 8 columns of 2 samples, 63 rows: both scattered per part
+    { C: 12, H: 3, W: 3, out: 5, stride: 1, batch: 1, k: 1 }, // 1×1: the product is dx itself, split by channels
   ];
-  for (const { C, H, W, out, stride, batch } of shapes) {
+  for (const { C, H, W, out, stride, batch, k = 3 } of shapes) {
     const g = graph({ inputShape: [C, H, W] });
-    const y = g.add(conv2d({ weight: weights(random, [out, C, 3, 3], C * 9), bias: vector(random, out, -0.2, 0.2), stride, padding: 1, name: 'conv' }), g.input, 'conv');
+    const y = g.add(conv2d({ weight: weights(random, [out, C, k, k], C * k * k), bias: vector(random, out, -0.2, 0.2), stride, padding: (k - 1) / 2, name: 'conv' }), g.input, 'conv');
     const r = g.add(relu(), y, 'relu');
     const pooled = g.add(globalAvgPool(), r, 'pool');
     const f = g.add(flatten(), pooled, 'flatten');
