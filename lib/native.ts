@@ -62,6 +62,8 @@ export interface NativeExplainArgs {
   targetsOut: Int32Array;
   /** `[batch, nodes, 2]`: relevance sum arriving at each node's output and leaving at its inputs. */
   layerSums: Float64Array;
+  /** Optional `[batch]`: the sum of each sample's input relevance (in double; not finite exactly where an element is not). */
+  inputSums?: Float64Array;
   /** Optional per-node relevance at each node's output, `[batch, size]` each (empty array: not kept). */
   layerRelevance?: (Float32Array | null)[];
   threads: number;

@@ -185,6 +185,8 @@ interface AssignedRules {
   composite: Composite;
   rules: Rule[];
   nativeRules: readonly NativeRule[];
+  /** describeRule of each rule, for the layer reports. */
+  descriptions: string[];
 }
 
 /** A model ready to explain. Create one with {@link sequential}, {@link GraphBuilder} or `loadOnnx`. */
@@ -202,6 +204,7 @@ export class Model {
   private readonly outputSize: number;
   /** Rules of built-in composites by name and numeric parameters, reused by later calls (see rulesFor). */
   private readonly ruleCache = new Map<string, AssignedRules>();
+  private readonly estimates = new Map<string, MemoryEstimate>();
 
   constructor(graph: Graph, options: ModelOptions = {}) {
     this.graph = graph;
@@ -268,6 +271,19 @@ export class Model {
     const budget = options.maxMemoryBytes ?? defaultMemoryBudget();
     if (typeof budget !== 'number' || !(budget > 0)) throw new LrpError('E_ARGUMENT', `maxMemoryBytes must be a positive number, got ${String(budget)}`);
     const threads = checkThreads(options.threads);
+    // A function of the shapes and these three numbers alone: kept per model (a walk over every node otherwise, a
+    // fixed cost of each explain call). A copy goes out, so a caller cannot change the kept one.
+    const key = `${batch}|${budget}|${threads}`;
+    let estimate = this.estimates.get(key);
+    if (!estimate) {
+      estimate = this.computeEstimate(batch, budget, threads);
+      if (this.estimates.size >= 32) this.estimates.clear();
+      this.estimates.set(key, estimate);
+    }
+    return { ...estimate };
+  }
+
+  private computeEstimate(batch: number, budget: number, threads: number): MemoryEstimate {
     let perSample = this.inputSize * 2;  // the input copy and its relevance
     let layerScratch = 0;
     let derivedWeights = 0;
@@ -315,7 +331,7 @@ export class Model {
   async explain(input: ModelInput, options: ExplainOptions = {}): Promise<ExplainResult> {
     this.requireNative();
     const { data, batch } = this.checkInput(input);
-    const { composite, rules, nativeRules } = this.rulesFor(options.composite ?? 'epsilon', options.compositeParams ?? {});
+    const { composite, rules, nativeRules, descriptions } = this.rulesFor(options.composite ?? 'epsilon', options.compositeParams ?? {});
     const target = this.checkTarget(options.target ?? 'argmax', batch);
     const threads = checkThreads(options.threads);
     const estimate = this.estimateMemory(batch, { maxMemoryBytes: options.maxMemoryBytes, threads });
@@ -329,6 +345,7 @@ export class Model {
     const logits = new Float32Array(batch * this.outputSize);
     const targetsOut = new Int32Array(batch);
     const layerSums = new Float64Array(batch * nodes.length * 2);
+    const inputSums = new Float64Array(batch);
     const nodeSizes = nodes.map((n) => shapeSize(n.outputShape));
     const layerRelevance = options.keepLayers ? nodeSizes.map((size) => new Float32Array(batch * size)) : undefined;
     for (let start = 0; start < batch; start += estimate.chunkSize) {
@@ -347,6 +364,7 @@ export class Model {
           logits: logits.subarray(start * this.outputSize, end * this.outputSize),
           targetsOut: targetsOut.subarray(start, end),
           layerSums: layerSums.subarray(start * nodes.length * 2, end * nodes.length * 2),
+          inputSums: inputSums.subarray(start, end),
           layerRelevance: layerRelevance?.map((a, i) => a.subarray(start * nodeSizes[i], end * nodeSizes[i])),
           threads,
         });
@@ -356,8 +374,13 @@ export class Model {
       options.onProgress?.(end, batch);
     }
     throwIfAborted(signal);
-    const nonFinite = firstNonFinite(relevance);
-    if (nonFinite >= 0) throw this.nonFiniteError(layerSums, rules, nonFinite);
+    // A sample's relevance holds a non-finite value exactly where its sum is not finite: scan only such a sample.
+    const badSample = inputSums.findIndex((sum) => !Number.isFinite(sum));
+    if (badSample >= 0) {
+      const first = badSample * this.inputSize;
+      const nonFinite = firstNonFinite(relevance.subarray(first, first + this.inputSize));
+      throw this.nonFiniteError(layerSums, rules, first + Math.max(0, nonFinite));
+    }
     const layers: LayerReport[] = nodes.map((n, i) => {
       const relevanceIn = new Float64Array(batch);
       const relevanceOut = new Float64Array(batch);
@@ -367,13 +390,12 @@ export class Model {
         relevanceOut[s] = layerSums[(s * nodes.length + i) * 2 + 1];
         absorbed[s] = relevanceIn[s] - relevanceOut[s];
       }
-      return { index: i, name: n.name, type: n.layer.type, rule: describeRule(rules[i]), relevanceIn, relevanceOut, absorbed };
+      return { index: i, name: n.name, type: n.layer.type, rule: descriptions[i], relevanceIn, relevanceOut, absorbed };
     });
     const conservation: ConservationReport[] = [];
     for (let s = 0; s < batch; s++) {
       const outputRelevance = layers[layers.length - 1].relevanceIn[s];
-      let inputRelevance = 0;
-      for (let k = s * this.inputSize; k < (s + 1) * this.inputSize; k++) inputRelevance += relevance[k];
+      const inputRelevance = inputSums[s];
       const absorbedByLayer = layers.filter((l) => l.absorbed[s] !== 0).map((l) => ({ name: l.name, amount: l.absorbed[s] }));
       const diff = Math.abs(inputRelevance - outputRelevance);
       conservation.push({
@@ -406,7 +428,7 @@ export class Model {
     const composite = resolveComposite(spec, params);
     const rules = assignRules(this.graph, composite);
     const nativeRules = Object.freeze(rules.map((r) => Object.freeze(ruleToNative(r))));
-    const entry: AssignedRules = { composite, rules, nativeRules };
+    const entry: AssignedRules = { composite, rules, nativeRules, descriptions: rules.map(describeRule) };
     if (cacheable) {
       if (this.ruleCache.size >= 32) this.ruleCache.clear();
       this.ruleCache.set(key, entry);

@@ -136,6 +136,11 @@ Napi::Value ModelWrap::Explain(const Napi::CallbackInfo& info) {
       keep.push_back(rel);
       request->outputRelevance = rel.Data();
     }
+    if (!args.Get("inputSums").IsUndefined()) {
+      auto inputSums = requireTyped<Napi::Float64Array>(args, "inputSums", napi_float64_array, batch, "Float64Array");
+      keep.push_back(inputSums);
+      request->inputSums = inputSums.Data();
+    }
     Napi::Value layerRelevance = args.Get("layerRelevance");
     if (layerRelevance.IsArray()) {
       Napi::Array arrays = layerRelevance.As<Napi::Array>();

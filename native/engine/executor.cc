@@ -112,6 +112,9 @@ class Pass {
       acts_[i].reset();  // only this layer and its (already processed) consumers read it
     }
     if (!relInput) relInput = Buffer(be_, batch_ * sampleSize(-1));
+    // Non-finite exactly where an element is (a double sum of floats cannot overflow): the caller's check and its
+    // conservation report read these instead of the whole relevance.
+    if (request.inputSums) be_.sumPerSample(relInput.data(), batch_, sampleSize(-1), request.inputSums);
     be_.download(request.relevance, relInput.data(), relInput.count());
   }
 

@@ -21,6 +21,7 @@ struct ExplainRequest {
   float* logits = nullptr;                   // host out [batch, outputSize]
   int32_t* targetsOut = nullptr;             // host out [batch]
   double* layerSums = nullptr;               // host out [batch, layers, 2]
+  double* inputSums = nullptr;               // optional host out [batch]: Σ of each sample's input relevance
   std::vector<float*> layerRelevance;        // optional host out per layer [batch, outputSize_i] (null entries: skip)
   int threads = 1;
 };

@@ -160,6 +160,13 @@ test('conservation: a bias-free model under lrp0 and zPlus keeps the explained o
   ] as const) {
     const result = await model.explain({ data: input, shape: [batch, ...INPUT_SHAPE] }, { composite: c });
     assertConserved(t, name, result, batch);
+    // The report's input relevance (summed natively, in double) is the sum of the relevance returned.
+    for (let s = 0; s < batch; s++) {
+      let sum = 0;
+      for (let k = s * SAMPLE; k < (s + 1) * SAMPLE; k++) sum += result.relevance[k];
+      const reported = result.conservation[s].inputRelevance;
+      t.true(Math.abs(reported - sum) <= 1e-6 * Math.abs(sum), `${name}: sample ${s} reports ${reported}, its relevance sums to ${sum}`);
+    }
     // Every layer passes on what it receives (within the same tolerance).
     for (const layer of result.layers) {
       for (let s = 0; s < batch; s++) {
