@@ -85,6 +85,20 @@ class Backend {
   // out = a ⊙ r / stab(z): stabilizedDivide (no mask) and multiply in one pass where the backend can (the norm rule of
   // sums and average pools); the default composes the two.
   virtual void quotientTimes(const float* r, const float* z, float epsilon, const float* a, float* out, int64_t count);
+  // quotientTimes for two inputs sharing r and z (a sum of two): out_k = a_k ⊙ r / stab(z), each quotient computed once
+  // where the backend can; the default makes two calls.
+  virtual void quotientTimesPair(const float* r, const float* z, float epsilon, const float* a0, const float* a1,
+                                 float* out0, float* out1, int64_t count) {
+    quotientTimes(r, z, epsilon, a0, out0, count);
+    quotientTimes(r, z, epsilon, a1, out1, count);
+  }
+  // y = a + b, and max(y, 0) into `relu` when it is not null (a sum and the ReLU after it), in one pass where the
+  // backend can; the default copies, adds and applies the activation.
+  virtual void sumForward(const float* a, const float* b, float* y, float* relu, int64_t count) {
+    copy(y, a, count);
+    add(y, b, count);
+    if (relu) activationForward(LayerKind::Relu, 0.f, 0, y, relu, count);
+  }
   // dst += coefficient · a ⊙ c (a null: ones).
   virtual void multiplyAccumulate(float* dst, const float* a, const float* c, float coefficient, int64_t count) = 0;
   // dst = a ⊙ c (a null: c), the same values as multiplyAccumulate onto zeros with coefficient 1.

@@ -840,6 +840,19 @@ class CpuBackend final : public Backend {
     });
   }
 
+  void quotientTimesPair(const float* r, const float* z, float epsilon, const float* a0, const float* a1, float* out0,
+                         float* out1, int64_t count) override {
+    parallelFor(count, threadsFor(2 * count), [&](int64_t i0, int64_t i1) {
+      kernels::quotientTimesPair(r + i0, z + i0, epsilon, a0 + i0, a1 + i0, out0 + i0, out1 + i0, i1 - i0);
+    });
+  }
+
+  void sumForward(const float* a, const float* b, float* y, float* relu, int64_t count) override {
+    parallelFor(count, threadsFor(relu ? 2 * count : count), [&](int64_t i0, int64_t i1) {
+      kernels::sumOfTwo(a + i0, b + i0, y + i0, relu ? relu + i0 : nullptr, i1 - i0);
+    });
+  }
+
   void multiplyAccumulate(float* dst, const float* a, const float* c, float coefficient, int64_t count) override {
     parallelFor(count, threadsFor(count), [&](int64_t i0, int64_t i1) {
       kernels::multiplyAccumulate(dst + i0, a ? a + i0 : nullptr, c + i0, coefficient, i1 - i0);

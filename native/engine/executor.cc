@@ -85,27 +85,37 @@ class Pass {
         acts_[i].reset();
         continue;
       }
-      for (size_t k = 0; k < layer.inputs.size(); ++k) {
+      // Each input's contribution goes straight into its relevance buffer where that does not exist yet, else into
+      // scratch added to it after. contribution() overwrites all of `out`: no zeroing pass first.
+      const size_t inputs = layer.inputs.size();
+      std::vector<Buffer> scratch(inputs);
+      std::vector<float*> outs(inputs);
+      for (size_t k = 0; k < inputs; ++k) {
         const int j = layer.inputs[k];
         Buffer& target = j < 0 ? relInput : rel[j];
-        const int64_t size = batch_ * sampleSize(j);
-        Buffer scratch;
-        float* out;
-        // contribution() overwrites all of `out`: no zeroing pass first.
         if (!target) {
-          target = Buffer::uninitialized(be_, size);
-          out = target.data();
+          target = Buffer::uninitialized(be_, batch_ * sampleSize(j));
+          outs[k] = target.data();
         } else {
-          scratch = Buffer::uninitialized(be_, size);
-          out = scratch.data();
+          scratch[k] = Buffer::uninitialized(be_, batch_ * sampleSize(j));
+          outs[k] = scratch[k].data();
         }
-        contribution(i, int(k), request.rules[i], rel[i].data(), out);
-        be_.sumPerSample(out, batch_, sampleSize(j), sums.data());
+      }
+      if (layer.kind == LayerKind::Add && inputs == 2) {
+        // The norm rule of a sum of two: both shares from one pass over R and z.
+        be_.quotientTimesPair(rel[i].data(), actData_[i], float(request.rules[i].stabilizer), act(layer.inputs[0]),
+                              act(layer.inputs[1]), outs[0], outs[1], batch_ * sampleSize(i));
+      } else {
+        for (size_t k = 0; k < inputs; ++k) contribution(i, int(k), request.rules[i], rel[i].data(), outs[k]);
+      }
+      for (size_t k = 0; k < inputs; ++k) {
+        const int j = layer.inputs[k];
+        be_.sumPerSample(outs[k], batch_, sampleSize(j), sums.data());
         for (int n = 0; n < batch_; ++n) {
           outSums[n] += sums[n];
           if (j >= 0) arriving[j][n] += sums[n];
         }
-        if (scratch) be_.add(target.data(), scratch.data(), size);
+        if (scratch[k]) be_.add((j < 0 ? relInput : rel[j]).data(), scratch[k].data(), batch_ * sampleSize(j));
       }
       for (int n = 0; n < batch_; ++n) request.layerSums[(int64_t(n) * count + i) * 2 + 1] = outSums[n];
       rel[i].reset();
@@ -140,13 +150,9 @@ class Pass {
       case LayerKind::Conv2d: {
         // A ReLU right after (its only input this convolution) is written in the same pass, while each tile is in
         // cache; the relevance pass still has both outputs.
-        const int next = i + 1;
-        if (next < int(plan_.layers.size()) && plan_.layers[next].kind == LayerKind::Relu &&
-            plan_.layers[next].inputs.size() == 1 && plan_.layers[next].inputs[0] == i) {
-          acts_[next] = Buffer::uninitialized(be_, batch_ * outSize);
-          actData_[next] = acts_[next].data();
+        if (float* relu = fusedRelu(i)) {
           be_.convForwardRelu(convGeometry(l), batch_, x, model_.weights(i, WeightVariant::Original, 0),
-                              model_.bias(i, BiasVariant::Original, 0), y, acts_[next].data());
+                              model_.bias(i, BiasVariant::Original, 0), y, relu);
           break;
         }
         be_.convForward(convGeometry(l), batch_, x, model_.weights(i, WeightVariant::Original, 0),
@@ -167,6 +173,10 @@ class Pass {
       case LayerKind::Flatten:
       case LayerKind::Reshape: break;  // aliased above
       case LayerKind::Add:
+        if (l.inputs.size() == 2) {  // with a ReLU right after, as for convolutions
+          be_.sumForward(x, act(l.inputs[1]), y, fusedRelu(i), batch_ * inSize);
+          break;
+        }
         be_.copy(y, x, batch_ * inSize);
         for (size_t k = 1; k < l.inputs.size(); ++k) be_.add(y, act(l.inputs[k]), batch_ * inSize);
         break;
@@ -187,6 +197,19 @@ class Pass {
         break;
       }
     }
+  }
+
+  // The output of the ReLU right after layer i, allocated and registered as written, when that ReLU's only input is
+  // layer i (its producer then writes both in one pass); null otherwise.
+  float* fusedRelu(int i) {
+    const int next = i + 1;
+    if (next >= int(plan_.layers.size()) || plan_.layers[next].kind != LayerKind::Relu ||
+        plan_.layers[next].inputs.size() != 1 || plan_.layers[next].inputs[0] != i) {
+      return nullptr;
+    }
+    acts_[next] = Buffer::uninitialized(be_, batch_ * sampleSize(i));
+    actData_[next] = acts_[next].data();
+    return acts_[next].data();
   }
 
   // Relevance that layer i sends to its k-th input, written into `out` (every element; its contents on entry are

@@ -39,6 +39,19 @@ void quotientTimes(const float* __restrict r, const float* __restrict z, float e
 }
 
 #if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-trapping-math")))  // as gammaQuotients: lets GCC vectorise the select
+#endif
+void quotientTimesPair(const float* __restrict r, const float* __restrict z, float epsilon, const float* __restrict a0,
+                       const float* __restrict a1, float* __restrict out0, float* __restrict out1, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float q = r[i] / (z[i] + (z[i] >= 0.f ? epsilon : -epsilon));
+    const float s = r[i] == 0.f ? 0.f : q;
+    out0[i] = a0[i] * s;
+    out1[i] = a1[i] * s;
+  }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-trapping-math")))
 #endif
 void gammaQuotients(const float* __restrict y, const float* __restrict q, const float* __restrict r, float gamma,
@@ -75,6 +88,19 @@ void scaledCopy(float* __restrict dst, const float* __restrict src, float alpha,
 
 void relu(const float* __restrict x, float* __restrict y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;
+}
+
+void sumOfTwo(const float* __restrict a, const float* __restrict b, float* __restrict y, float* __restrict relu,
+              int64_t n) {
+  if (!relu) {
+    for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = a[i] + b[i];
+    y[i] = v;
+    relu[i] = v > 0.f ? v : 0.f;
+  }
 }
 
 double sum(const float* __restrict x, int64_t n) {

@@ -342,6 +342,13 @@ test.serial('residual add (two and three inputs), concat (channels, height, feat
       const f = g.add(flatten(), g.add(relu(), sum, 'relu'), 'flatten');
       return g.build(g.add(headOf(C * H * W), f, 'fc'));
     }],
+    ['a sum of one tensor with itself (both shares land in one buffer)', () => {
+      const g = graph({ inputShape: [C, H, W] });
+      const a = g.add(convOf(C, 4), g.input, 'a');
+      const sum = g.add(add(), [a, a], 'twice');
+      const f = g.add(flatten(), g.add(relu(), sum, 'relu'), 'flatten');
+      return g.build(g.add(headOf(4 * H * W), f, 'fc'));
+    }],
     ['concat channels', () => {
       const g = graph({ inputShape: [C, H, W] });
       const a = g.add(relu(), g.add(convOf(C, 2), g.input, 'a'), 'ra');
