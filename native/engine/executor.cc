@@ -102,7 +102,7 @@ class Pass {
         }
       }
       if (layer.kind == LayerKind::Add && inputs == 2) {
-        // The norm rule of a sum of two: both shares from one pass over R and z.
+        // contribution()'s norm rule for both inputs of a sum of two, from one pass over R and z.
         be_.quotientTimesPair(rel[i].data(), actData_[i], float(request.rules[i].stabilizer), act(layer.inputs[0]),
                               act(layer.inputs[1]), outs[0], outs[1], batch_ * sampleSize(i));
       } else {
