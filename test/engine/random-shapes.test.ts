@@ -135,7 +135,8 @@ test.serial('conv2d on the kernels chosen by shape and batch (direct, sample-par
   // thread whole chunks of samples once there are 2 chunks per thread (one sample per chunk from 64×64 maps); z⁺ and
   // zᴮ on an input with both signs stack their inputs into one convolution; with fewer output positions than rows of
   // Wᵀ (small maps at batch 1) the col2im step splits input channels over the threads, each computing its rows of
-  // Wᵀ·s and scattering them. At 2 and 3 threads.
+  // Wᵀ·s and scattering them; with at least 4 tasks of ~512 output positions per thread, each thread pads and
+  // convolves its own samples. At 2 and 3 threads.
   const random = generator(161);
   const failures: Failure[] = [];
   let worst = 0;
@@ -152,6 +153,9 @@ test.serial('conv2d on the kernels chosen by shape and batch (direct, sample-par
     { C: 37, H: 6, W: 5, out: 12, stride: 2, batch: 1 },   // 9 columns, 333 rows: input channels split (odd count)
     { C: 7, H: 4, W: 4, out: 9, stride: 2, batch: 2 },     // 8 columns of 2 samples, 63 rows: both scattered per part
     { C: 12, H: 3, W: 3, out: 5, stride: 1, batch: 1, k: 1 }, // 1×1: the product is dx itself, split by channels
+    { C: 4, H: 32, W: 32, out: 8, stride: 1, batch: 13 },  // padded copy made and read per sample on each thread
+    { C: 16, H: 32, W: 32, out: 8, stride: 1, batch: 12 }, // the same for the flipped transposed product's quotient
+    { C: 8, H: 48, W: 47, out: 16, stride: 2, batch: 12 }, // and for the direct strided convolution's copy
   ];
   for (const { C, H, W, out, stride, batch, k = 3 } of shapes) {
     const g = graph({ inputShape: [C, H, W] });
