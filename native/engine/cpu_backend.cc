@@ -296,13 +296,25 @@ class CpuBackend final : public Backend {
   static int64_t inputSample(const ConvGeometry& g) { return int64_t(g.inChannels) * g.inHeight * g.inWidth; }
   static int64_t outputSample(const ConvGeometry& g) { return int64_t(g.outChannels) * g.outHeight * g.outWidth; }
 
-  // run(n0, count, copy) over the batch with `copy` a scratch of u's (padded) size for those samples. Where the batch
-  // holds enough work, each thread takes tasks of about 512 output positions (whole samples) and runs them alone: its
-  // samples' copy is made in its own cache and read there at once, and the threads do not meet between the copy and
-  // the convolution. A copy of the whole batch first would be out of L3 before the convolution came back to its first
-  // samples (38 MB for vgg-cifar's 64-channel layer at batch 128). The same kernels on the same values: the same bits.
-  template <class Run>
-  void inPaddedChunks(const ConvGeometry& g, const ConvGeometry& u, int batch, const Run& run) {
+  // convForwardInto of g (padded) over a zero-padded copy of its input, read in place by the direct kernel (`direct`)
+  // or the implicit GEMM: copy(u, n0, count, xp) writes samples [n0, n0 + count) of that copy in u's (unpadded)
+  // layout. Where the batch holds enough work, each thread takes tasks of about 512 output positions (whole samples)
+  // and runs them alone: its samples' copy is made in its own cache and read there at once, and the threads do not
+  // meet between the copy and the convolution. A copy of the whole batch first would be out of L3 before the
+  // convolution came back to its first samples (38 MB for vgg-cifar's 64-channel layer at batch 128). The same
+  // kernels on the same values: the same bits.
+  template <class Copy>
+  void convOverPaddedCopy(const ConvGeometry& g, int batch, bool direct, const Copy& copy, const float* weight,
+                          const float* bias, float* y, bool accumulate, float sign, float* relu, const float* scale) {
+    const ConvGeometry u = unpaddedGeometry(g);
+    auto run = [&](int n0, int count, float* xp) {
+      copy(u, n0, count, xp);
+      const int64_t at = n0 * outputSample(g);
+      float* reluAt = relu ? relu + at : nullptr;
+      const float* scaleAt = scale ? scale + at : nullptr;
+      if (direct) convDirectInto(u, count, xp, weight, bias, y + at, accumulate, sign, reluAt, scaleAt);
+      else convForwardInto(u, count, xp, weight, bias, y + at, accumulate, sign, reluAt, scaleAt);
+    };
     const int64_t sample = int64_t(g.inChannels) * u.inHeight * u.inWidth;
     const int64_t positions = int64_t(g.outHeight) * g.outWidth;
     const int per = int(std::min<int64_t>(batch, std::max<int64_t>(1, (512 + positions - 1) / positions)));
@@ -310,18 +322,18 @@ class CpuBackend final : public Backend {
     if (threads_ > 1 && tasks >= 4 * threads_) {
       parallelForDynamic(tasks, threads_, tasks, [&](int64_t t0, int64_t t1) {
         const OneThread alone;  // this thread's tasks run on it alone
-        Scratch copy(*this);
-        copy.reserve(int64_t(per) * sample);
+        Scratch xp(*this);
+        xp.reserve(int64_t(per) * sample);
         for (int64_t t = t0; t < t1; ++t) {
           const int n0 = int(t) * per;
-          run(n0, std::min(per, batch - n0), copy.data());
+          run(n0, std::min(per, batch - n0), xp.data());
         }
       });
       return;
     }
-    Scratch copy(*this);
-    copy.reserve(int64_t(batch) * sample);
-    run(0, batch, copy.data());
+    Scratch xp(*this);
+    xp.reserve(int64_t(batch) * sample);
+    run(0, batch, xp.data());
   }
 
   // xp = x placed at (padTop, padLeft) of u's larger planes, zero around it (and cropped where u reaches less far).
@@ -329,6 +341,13 @@ class CpuBackend final : public Backend {
     padRows(g, u, batch, xp, [x](int64_t offset, int64_t count, float* row) {
       std::memcpy(row, x + offset, sizeof(float) * size_t(count));
     });
+  }
+
+  // convOverPaddedCopy's copy for the input x of g: padCopy of its samples.
+  auto paddedInput(const ConvGeometry& g, const float* x) {
+    return [this, &g, x](const ConvGeometry& u, int n0, int count, float* xp) {
+      padCopy(g, u, count, x + n0 * inputSample(g), xp);
+    };
   }
 
   // padCopy of the quotient s = m·r / stab(z) (stabilizedDivide's), computed as it is placed: one pass over r and z
@@ -370,13 +389,7 @@ class CpuBackend final : public Backend {
     if (usesDirectConvolution(g, batch)) {
       if (!reachesOnlyInput(g)) {
         // The direct kernel reads every tap without bounds checks: a zero-padded copy of the input first.
-        const ConvGeometry unpadded = unpaddedGeometry(g);
-        return inPaddedChunks(g, unpadded, batch, [&](int n0, int count, float* xp) {
-          padCopy(g, unpadded, count, x + n0 * inputSample(g), xp);
-          const int64_t at = n0 * outputSample(g);
-          convDirectInto(unpadded, count, xp, weight, bias, y + at, accumulate, sign, relu ? relu + at : nullptr,
-                         scale ? scale + at : nullptr);
-        });
+        return convOverPaddedCopy(g, batch, true, paddedInput(g, x), weight, bias, y, accumulate, sign, relu, scale);
       }
       return convDirectInto(g, batch, x, weight, bias, y, accumulate, sign, relu, scale);
     }
@@ -389,13 +402,7 @@ class CpuBackend final : public Backend {
     if (kernels::convGemmPrefersPaddedInput(groupShape(g))) {
       // A zero-padded copy of the input, whose panels the kernel then reads in place, instead of packing each
       // input value once per kernel tap.
-      const ConvGeometry unpadded = unpaddedGeometry(g);
-      return inPaddedChunks(g, unpadded, batch, [&](int n0, int count, float* xp) {
-        padCopy(g, unpadded, count, x + n0 * inputSample(g), xp);
-        const int64_t at = n0 * outputSample(g);
-        convForwardInto(unpadded, count, xp, weight, bias, y + at, accumulate, sign, relu ? relu + at : nullptr,
-                        scale ? scale + at : nullptr);
-      });
+      return convOverPaddedCopy(g, batch, false, paddedInput(g, x), weight, bias, y, accumulate, sign, relu, scale);
     }
     const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inChannels) * g.inHeight * g.inWidth;
     const int64_t ySize = int64_t(g.outChannels) * outSize;
@@ -513,15 +520,13 @@ class CpuBackend final : public Backend {
       const bool direct = usesDirectConvolution(flipped, batch);
       if (direct ? !reachesOnlyInput(flipped)
                  : !isStridedPointwise(flipped) && kernels::convGemmPrefersPaddedInput(groupShape(flipped))) {
-        const ConvGeometry unpadded = unpaddedGeometry(flipped);
-        const float* w = flippedWeights(g, weight);
-        return inPaddedChunks(flipped, unpadded, batch, [&](int n0, int count, float* sp) {
-          const int64_t from = n0 * inputSample(flipped), at = n0 * outputSample(flipped);
-          padQuotient(flipped, unpadded, count,
+        auto quotient = [&](const ConvGeometry& u, int n0, int count, float* sp) {
+          const int64_t from = n0 * inputSample(flipped);
+          padQuotient(flipped, u, count,
                       Quotient{q.r + from, q.z + from, q.mask ? q.mask + from : nullptr, q.maskSign, q.epsilon}, sp);
-          if (direct) convDirectInto(unpadded, count, sp, w, nullptr, dx + at, false, 1.f, nullptr, in + at);
-          else convForwardInto(unpadded, count, sp, w, nullptr, dx + at, false, 1.f, nullptr, in + at);
-        });
+        };
+        return convOverPaddedCopy(flipped, batch, direct, quotient, flippedWeights(g, weight), nullptr, dx, false, 1.f,
+                                  nullptr, in);
       }
     }
     if (in && usesCol2im(g)) return convTransposedCol2im(g, batch, nullptr, &q, weight, in, dx);
