@@ -51,12 +51,15 @@ class Backend {
   // they copy it anyway (the CPU's zero-padded copy), a pass over memory less; the default composes the two.
   virtual void convTransposedQuotientTimes(const ConvGeometry& g, int batch, const Quotient& q, const float* weight,
                                            const float* in, float* dx);
-  // y = conv(x) + bias and relu = max(y, 0), for a convolution a ReLU follows (the relevance pass needs both).
+  // y = conv(x) + bias and relu = max(y, 0), for a convolution a ReLU follows (the relevance pass needs both);
+  // relu may be y (only max(y, 0) kept) where supportsReluInPlace().
   virtual void convForwardRelu(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias,
                                float* y, float* relu) {
     convForward(g, batch, x, weight, bias, y, false, 1.f);
     activationForward(LayerKind::Relu, 0.f, 0, y, relu, int64_t(batch) * g.outChannels * g.outHeight * g.outWidth);
   }
+  // True where convForwardRelu and sumForward accept relu == y (their kernels checked for that aliasing).
+  virtual bool supportsReluInPlace() const { return false; }
   // y[n, c, ...] += sign·bias[c] over `inner` positions per channel.
   virtual void addChannelBias(int batch, int channels, int inner, const float* bias, float sign, float* y) = 0;
 
@@ -93,7 +96,7 @@ class Backend {
     quotientTimes(r, z, epsilon, a1, out1, count);
   }
   // y = a + b, and max(y, 0) into `relu` when it is not null (a sum and the ReLU after it), in one pass where the
-  // backend can; the default copies, adds and applies the activation.
+  // backend can; the default copies, adds and applies the activation. relu may be y where supportsReluInPlace().
   virtual void sumForward(const float* a, const float* b, float* y, float* relu, int64_t count) {
     copy(y, a, count);
     add(y, b, count);

@@ -228,6 +228,10 @@ class CpuBackend final : public Backend {
     convForwardInto(g, batch, x, weight, bias, y, accumulate, sign, nullptr, nullptr);
   }
 
+  // relu may be y: every path below writes a value of y before its ReLU copy (the kernels' epilogues, the grouped
+  // path's activation in place).
+  bool supportsReluInPlace() const override { return true; }
+
   void convForwardRelu(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias,
                        float* y, float* relu) override {
     if (g.groups != 1) return Backend::convForwardRelu(g, batch, x, weight, bias, y, relu);

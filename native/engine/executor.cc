@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "error.h"
+#include "relu_in_place.h"
 
 namespace lrp {
 
@@ -47,7 +48,9 @@ class Pass {
     be_.upload(input_.data(), host, input_.count());
   }
 
-  void forward() {
+  // The forward pass; `rules` (one per layer) when a relevance pass follows, null for the forward pass alone.
+  void forward(const std::vector<RuleParams>* rules) {
+    if (be_.supportsReluInPlace()) reluInPlace_ = reluInPlaceLayers(plan_, rules);
     for (int i = 0; i < int(plan_.layers.size()); ++i) forwardLayer(i);
   }
 
@@ -149,7 +152,8 @@ class Pass {
         break;
       case LayerKind::Conv2d: {
         // A ReLU right after (its only input this convolution) is written in the same pass, while each tile is in
-        // cache; the relevance pass still has both outputs.
+        // cache: over the convolution's output where the relevance pass does not need it (reluInPlaceLayers), else
+        // beside it.
         if (float* relu = fusedRelu(i)) {
           be_.convForwardRelu(convGeometry(l), batch_, x, model_.weights(i, WeightVariant::Original, 0),
                               model_.bias(i, BiasVariant::Original, 0), y, relu);
@@ -199,13 +203,19 @@ class Pass {
     }
   }
 
-  // The output of the ReLU right after layer i, allocated and registered as written, when that ReLU's only input is
-  // layer i (its producer then writes both in one pass); null otherwise.
+  // The output of the ReLU right after layer i, registered as written, when that ReLU's only input is layer i (its
+  // producer then writes both in one pass): layer i's own output where only max(z, 0) of it is needed (both layers
+  // then read that one buffer, owned by layer i, which is released after both), else a buffer of its own; null where
+  // no such ReLU follows.
   float* fusedRelu(int i) {
     const int next = i + 1;
     if (next >= int(plan_.layers.size()) || plan_.layers[next].kind != LayerKind::Relu ||
         plan_.layers[next].inputs.size() != 1 || plan_.layers[next].inputs[0] != i) {
       return nullptr;
+    }
+    if (!reluInPlace_.empty() && reluInPlace_[i]) {
+      actData_[next] = acts_[i].data();
+      return acts_[i].data();
     }
     acts_[next] = Buffer::uninitialized(be_, batch_ * sampleSize(i));
     actData_[next] = acts_[next].data();
@@ -555,6 +565,7 @@ class Pass {
   Buffer input_;
   std::vector<Buffer> acts_;           // layer outputs this pass owns
   std::vector<const float*> actData_;  // every layer's output (reshapes alias their input)
+  std::vector<bool> reluInPlace_;      // per layer: its ReLU overwrites its output (empty: none does)
 };
 
 bool passesRelevanceUnchanged(LayerKind kind) {
@@ -603,7 +614,7 @@ void explain(Model& model, const ExplainRequest& request) {
   }
   Pass pass(model, request.batch, request.threads);
   pass.uploadInput(request.input);
-  pass.forward();
+  pass.forward(&request.rules);
   const int64_t classes = pass.outputSize();
   model.backend().download(request.logits, pass.output(), request.batch * classes);
   const std::vector<float> initial = initialRelevance(request, classes);
@@ -613,7 +624,7 @@ void explain(Model& model, const ExplainRequest& request) {
 void forward(Model& model, const float* input, int batch, float* logits, int threads) {
   Pass pass(model, batch, threads);
   pass.uploadInput(input);
-  pass.forward();
+  pass.forward(nullptr);
   model.backend().download(logits, pass.output(), batch * pass.outputSize());
 }
 

@@ -271,11 +271,12 @@ void runTile(const GemmMicroKernel& micro, const ConvGemmProblem& p, int depth, 
   if (addBias) biasRows(tile, micro.nr);
   if (last && p.scale)
     for (int k = 0; k < count; ++k) scaleRows(tile + pieces[k].begin, micro.nr, p.scale + (pieces[k].y - p.y), pieces[k].length);
-  if (last && p.relu)
-    for (int k = 0; k < count; ++k) reluRows(tile + pieces[k].begin, micro.nr, p.relu + (pieces[k].y - p.y), pieces[k].length);
   for (int r = 0; r < rows; ++r)
     for (int k = 0; k < count; ++k)
       for (int e = 0; e < pieces[k].length; ++e) pieces[k].y[r * positions + e] = tile[r * micro.nr + pieces[k].begin + e];
+  // After y: relu may be y.
+  if (last && p.relu)
+    for (int k = 0; k < count; ++k) reluRows(tile + pieces[k].begin, micro.nr, p.relu + (pieces[k].y - p.y), pieces[k].length);
 }
 
 void convGemmBlocked(const GemmMicroKernel& micro, const ConvGemmProblem& p, int64_t col0, int64_t cols) {

@@ -32,7 +32,8 @@ struct ConvGemmProblem {
   float alpha;                // y = alpha · (W · im2col(x) + bias)
   bool accumulate;            // y += … instead of y = …
   PackedConvWeights packed;   // optional: `weight` prepacked
-  float* relu = nullptr;      // optional: also max(y, 0) here (laid out as y), written while each tile is in cache
+  float* relu = nullptr;      // optional: also max(y, 0) here (laid out as y), written while each tile is in cache;
+                              // may be y, which then holds max(y, 0) alone
   const float* scale = nullptr;  // optional: y = scale ⊙ (…) elementwise (laid out as y), after the bias and before
                                  // the ReLU copy, while each tile is in cache; not with `accumulate`
 };

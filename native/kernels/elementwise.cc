@@ -86,20 +86,29 @@ void scaledCopy(float* __restrict dst, const float* __restrict src, float alpha,
   for (int64_t i = 0; i < n; ++i) dst[i] = alpha * src[i];
 }
 
-void relu(const float* __restrict x, float* __restrict y, int64_t n) {
+void relu(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;
 }
 
-void sumOfTwo(const float* __restrict a, const float* __restrict b, float* __restrict y, float* __restrict relu,
-              int64_t n) {
-  if (!relu) {
-    for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+void sumOfTwo(const float* __restrict a, const float* __restrict b, float* y, float* relu, int64_t n) {
+  if (!relu || relu == y) {
+    float* __restrict out = y;
+    if (relu) {
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = a[i] + b[i];
+        out[i] = v > 0.f ? v : 0.f;
+      }
+    } else {
+      for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+    }
     return;
   }
+  float* __restrict sum = y;
+  float* __restrict rectified = relu;
   for (int64_t i = 0; i < n; ++i) {
     const float v = a[i] + b[i];
-    y[i] = v;
-    relu[i] = v > 0.f ? v : 0.f;
+    sum[i] = v;
+    rectified[i] = v > 0.f ? v : 0.f;
   }
 }
 

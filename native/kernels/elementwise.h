@@ -25,9 +25,10 @@ void multiply(float* dst, const float* a, const float* c, int64_t n);
 void scaledAccumulate(float* dst, const float* src, float alpha, int64_t n);
 // dst = alpha · src.
 void scaledCopy(float* dst, const float* src, float alpha, int64_t n);
-// y = max(x, 0).
+// y = max(x, 0); y may be x.
 void relu(const float* x, float* y, int64_t n);
-// y = a + b, and relu's max(y, 0) into `relu` when it is not null, in one pass (a sum and the ReLU after it).
+// y = a + b, and relu's max(y, 0) into `relu` when it is not null, in one pass (a sum and the ReLU after it); relu
+// may be y, which then holds max(a + b, 0) alone.
 void sumOfTwo(const float* a, const float* b, float* y, float* relu, int64_t n);
 // Σ x in double precision, with eight interleaved partial sums added in a fixed order.
 double sum(const float* x, int64_t n);

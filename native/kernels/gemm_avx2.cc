@@ -306,8 +306,10 @@ LRP_AVX2 inline void storeTile6x16WithEpilogue(const float* acc, float alpha, bo
       lo = _mm256_mul_ps(lo, _mm256_loadu_ps(e.scale + at));
       hi = _mm256_mul_ps(hi, _mm256_loadu_ps(e.scale + at + 8));
     }
-    _mm256_storeu_ps(C + at, lo);
-    _mm256_storeu_ps(C + at + 8, hi);
+    if (e.relu != C) {  // else C holds the ReLU alone
+      _mm256_storeu_ps(C + at, lo);
+      _mm256_storeu_ps(C + at + 8, hi);
+    }
     if (e.relu) {
       _mm256_storeu_ps(e.relu + at, _mm256_max_ps(lo, zero));
       _mm256_storeu_ps(e.relu + at + 8, _mm256_max_ps(hi, zero));

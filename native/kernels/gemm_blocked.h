@@ -28,7 +28,7 @@ struct ConvPanelPlan {
 struct TileEpilogue {
   const float* bias;  // MR values, alpha·bias of the tile's rows
   const float* scale;
-  float* relu;
+  float* relu;  // may be C: then only the ReLU is stored
 };
 
 // What one instruction set contributes to the blocked GEMM: packing routines and an MR×NR register-tiled micro-kernel.

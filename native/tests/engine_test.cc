@@ -22,6 +22,7 @@
 #include "../engine/error.h"
 #include "../engine/executor.h"
 #include "../engine/model.h"
+#include "../engine/relu_in_place.h"
 #include "../engine/thread_pool.h"
 #include "test_plans.h"
 
@@ -592,6 +593,87 @@ int testBuffers(Device device) {
   return failures;
 }
 
+// reluInPlaceLayers on small plans: which producers of a ReLU may keep only its output, by who reads them and with
+// which rules (the numerical consequences are in test/engine/random-shapes.test.ts).
+int testReluInPlace() {
+  int failures = 0;
+  auto rule = [](RuleKind kind) {
+    RuleParams r;
+    r.kind = kind;
+    r.epsilon = r.stabilizer = 1e-6;
+    return r;
+  };
+  // The rules a composite gives each layer kind, with `linear` on dense and conv2d layers.
+  auto rulesFor = [&](const Plan& plan, const std::vector<RuleKind>& linear) {
+    std::vector<RuleParams> rules;
+    size_t next = 0;
+    for (const Layer& l : plan.layers) {
+      switch (l.kind) {
+        case LayerKind::Dense: case LayerKind::Conv2d: rules.push_back(rule(linear.at(next++))); break;
+        case LayerKind::AvgPool2d: case LayerKind::GlobalAvgPool: case LayerKind::Add: rules.push_back(rule(RuleKind::Norm)); break;
+        case LayerKind::MaxPool2d: case LayerKind::Flatten: case LayerKind::Reshape: case LayerKind::Concat: case LayerKind::Pad:
+          rules.push_back(rule(RuleKind::Gradient));
+          break;
+        default: rules.push_back(rule(RuleKind::Pass)); break;
+      }
+    }
+    return rules;
+  };
+  auto expect = [&](const char* what, const Plan& plan, const std::vector<RuleParams>* rules, std::vector<int> layers) {
+    const std::vector<bool> got = reluInPlaceLayers(plan, rules);
+    std::vector<int> marked;
+    for (int i = 0; i < int(got.size()); ++i)
+      if (got[i]) marked.push_back(i);
+    if (marked != layers) {
+      std::string list;
+      for (int i : marked) list += " " + std::to_string(i);
+      std::printf("FAIL reluInPlaceLayers, %s: marked [%s ]\n", what, list.c_str());
+      ++failures;
+    }
+  };
+  const RuleKind eps = RuleKind::Epsilon;
+  {
+    // 0 conv, 1 relu, 2 max-pool, 3 conv, 4 relu, 5 flatten, 6 dense, 7 relu (the output).
+    PlanBuilder b({3, 8, 8}, 1);
+    const int a = b.unary(LayerKind::Relu, b.conv(-1, 4, 3, 1, 1));
+    const int c = b.unary(LayerKind::Relu, b.conv(b.pool(LayerKind::MaxPool2d, a, 2, 2, 0), 4, 3, 1, 1));
+    b.unary(LayerKind::Relu, b.dense(b.flatten(c), 5));
+    const Plan& plan = b.plan();
+    std::vector<RuleParams> rules = rulesFor(plan, {eps, eps, eps});
+    expect("ε everywhere (the output's ReLU keeps its input)", plan, &rules, {0, 3});
+    expect("a forward pass alone (every ReLU, the output's too)", plan, nullptr, {0, 3, 6});
+    for (RuleKind kind : {RuleKind::ZPlus, RuleKind::Gamma, RuleKind::AlphaBeta, RuleKind::Lrp0}) {
+      rules = rulesFor(plan, {eps, kind, eps});
+      expect("a reader multiplying its input", plan, &rules, {0, 3});
+    }
+    for (RuleKind kind : {RuleKind::Flat, RuleKind::WSquare, RuleKind::ZBox}) {
+      rules = rulesFor(plan, {eps, kind, eps});
+      expect("flat / w² / zᴮ reading through the max-pool", plan, &rules, {3});
+      rules = rulesFor(plan, {eps, eps, kind});
+      expect("flat / w² / zᴮ reading through the flatten", plan, &rules, {0});
+    }
+  }
+  {
+    // A convolution read by its ReLU and by a sum; the sum's ReLU read by a sigmoid, then by a BatchNorm.
+    PlanBuilder b({2, 6, 6}, 2);
+    const int conv = b.conv(-1, 2, 3, 1, 1);
+    const int sum = b.add({b.unary(LayerKind::Relu, conv), conv});
+    const int relu = b.unary(LayerKind::Relu, sum);
+    const int head = b.dense(b.flatten(b.unary(LayerKind::Sigmoid, relu)), 3);
+    (void)head;
+    const Plan& plan = b.plan();
+    const std::vector<RuleParams> rules = rulesFor(plan, {eps, eps});
+    expect("a second reader of z, a sigmoid reading the ReLU", plan, &rules, {});
+    expect("a forward pass alone: the sum, not the twice-read convolution", plan, nullptr, {sum});
+    PlanBuilder n({2, 6, 6}, 3);
+    n.dense(n.flatten(n.batchNorm(n.unary(LayerKind::Relu, n.add({n.conv(-1, 2, 3, 1, 1), n.conv(-1, 2, 3, 1, 1)})))), 3);
+    const std::vector<RuleParams> normRules = rulesFor(n.plan(), {eps, eps, eps});
+    expect("a BatchNorm reading the ReLU", n.plan(), &normRules, {});
+  }
+  if (failures == 0) std::printf("ok    reluInPlaceLayers: readers, rules, second readers, the output\n");
+  return failures;
+}
+
 // parallelForDynamic hands out every index exactly once, in contiguous chunks, whatever the counts of tasks and
 // threads, and passes an exception from a chunk on to the caller.
 int testParallelForDynamic() {
@@ -773,6 +855,7 @@ int main(int argc, char** argv) {
     failures += testConvTransposedQuotientTimes(Device::Cpu);
     failures += testShapePaths(Device::Cpu);
     failures += testParallelForDynamic();
+    failures += testReluInPlace();
     failures += testBuffers(Device::Cpu);
     if (cuda) {
       failures += testErrors(Device::Cuda);

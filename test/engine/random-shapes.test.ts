@@ -204,6 +204,60 @@ test.serial('conv2d 1×1 with stride 2 and 3 (ResNet shortcuts: subsample, then 
   report(t, failures, worst, checks);
 });
 
+test.serial('a ReLU written over its convolution or sum: every rule reading it, directly and through max-pool, pad, concat', async (t) => {
+  // The engine keeps only max(z, 0) of a convolution or sum whose ReLU output gets no relevance where it is 0
+  // (native/engine/relu_in_place.h); the layer before reads it where its rule would read z. Readers whose rules keep
+  // relevance there (flat, w²) must leave z as it is: the ε layer in front of them would otherwise divide by 0 + ε
+  // instead of a negative z. Every rule on the reading layer, each shape at batch 1 and 6; the sum's stabilizer 0.1, as
+  // flat and w² send relevance to where it is near 0.
+  const random = generator(171);
+  const failures: Failure[] = [];
+  let worst = 0;
+  let checks = 0;
+  const C = 3;
+  const [H, W] = [10, 9];
+  const convOf = (cin: number, cout: number, name: string) =>
+    conv2d({ weight: weights(random, [cout, cin, 3, 3], cin * 9), bias: vector(random, cout, -0.3, 0.3), padding: 1, name });
+  const headOf = (features: number) => dense({ weight: weights(random, [4, features], features), bias: vector(random, 4, -0.1, 0.1), name: 'head' });
+  const finish = (g: ReturnType<typeof graph>, from: ReturnType<ReturnType<typeof graph>['add']>) => {
+    const f = g.add(flatten(), from, 'flatten');
+    const features = f.shape.reduce((a, b) => a * b, 1);
+    return g.build(g.add(headOf(features), f, 'head'));
+  };
+  const builders: [string, () => Model][] = [
+    ['conv → relu → conv', () => {
+      const g = graph({ inputShape: [C, H, W] });
+      const a = g.add(relu(), g.add(convOf(C, 5, 'first'), g.input, 'first'), 'relu0');
+      return finish(g, g.add(relu(), g.add(convOf(5, 6, 'reader'), a, 'reader'), 'relu1'));
+    }],
+    ['conv → relu → max-pool → pad → conv', () => {
+      const g = graph({ inputShape: [C, H, W] });
+      const a = g.add(relu(), g.add(convOf(C, 5, 'first'), g.input, 'first'), 'relu0');
+      const p = g.add(pad({ padding: [1, 0, 0, 1] }), g.add(maxPool2d({ kernel: 3, stride: 2, padding: 1 }), a, 'pool'), 'pad');
+      return finish(g, g.add(convOf(5, 6, 'reader'), p, 'reader'));
+    }],
+    ['sum → relu → concat → conv', () => {
+      const g = graph({ inputShape: [C, H, W] });
+      const s = g.add(add(), [g.add(convOf(C, 4, 'left'), g.input, 'left'), g.add(convOf(C, 4, 'right'), g.input, 'right')], 'sum');
+      const a = g.add(relu(), s, 'relu0');
+      const other = g.add(relu(), g.add(convOf(C, 2, 'side'), g.input, 'side'), 'relu_side');
+      return finish(g, g.add(convOf(6, 5, 'reader'), g.add(concat(), [a, other], 'concat'), 'reader'));
+    }],
+  ];
+  for (const [name, build] of builders) {
+    const model = build();
+    for (const batch of [1, 6]) {
+      const input = uniform(random, batch * C * H * W);
+      const target = randomTargets(random, batch, 4);
+      checks++;
+      worst = Math.max(worst, await sweepRules(t, `${name} batch ${batch}`, model,
+        (rule) => composite({ byName: { reader: rule }, linearDefault: headRule, normStabilizer: 0.1 }), linearRules(false), input, target, failures));
+    }
+    model.dispose();
+  }
+  report(t, failures, worst, checks);
+});
+
 test.serial('dense: every rule on hidden and output layers, batch 1 and 7', async (t) => {
   const random = generator(202);
   const failures: Failure[] = [];
