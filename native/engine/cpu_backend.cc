@@ -612,13 +612,14 @@ class CpuBackend final : public Backend {
       // dx for input channels [c0, c1) of sample k of the chunk from its rows of col (then · in).
       auto scatter = [&](int64_t k, int c0, int c1) {
         float* dxs = dx + (n0 + k) * inSize + c0 * inPlane;
-        if (!direct) {
-          std::memset(dxs, 0, sizeof(float) * size_t((c1 - c0) * inPlane));
-          kernels::ConvShape part = gs;
-          part.channels = c1 - c0;
-          kernels::col2imAdd(part, col.data() + k * outSize + c0 * taps * width, long(width), dxs);
+        const float* factors = in ? in + (n0 + k) * inSize + c0 * inPlane : nullptr;
+        if (direct) {
+          if (factors) kernels::multiply(dxs, factors, dxs, (c1 - c0) * inPlane);
+          return;
         }
-        if (in) kernels::multiply(dxs, in + (n0 + k) * inSize + c0 * inPlane, dxs, (c1 - c0) * inPlane);
+        kernels::ConvShape part = gs;
+        part.channels = c1 - c0;
+        kernels::col2im(part, col.data() + k * outSize + c0 * taps * width, long(width), factors, dxs);
       };
       if (width < kk) {
         // Fewer columns than rows (small maps at batch 1): each thread takes the rows of Wᵀ of a range of input

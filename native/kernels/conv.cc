@@ -1,7 +1,9 @@
 // im2col / col2im with the padding checks hoisted out of the innermost loops (the valid column range is computed).
 #include "conv.h"
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace lrp::kernels {
 
@@ -17,6 +19,40 @@ inline void validColumns(int w0, int stride, int width, int outWidth, int& begin
 
 inline void copyRow(const float* __restrict src, float* __restrict dst, int n) {
   for (int k = 0; k < n; ++k) dst[k] = src[k];
+}
+
+// row[w] = f[w] · phases[w mod stride][w / stride] for w < width (f null: ones), phases `span` floats apart; strides 1
+// and 2 spelled out so that the loops vectorise (a stride known only at run time leaves them scalar).
+inline void interleave(const float* __restrict phases, int span, int stride, int width, const float* __restrict f,
+                       float* __restrict row) {
+  if (stride == 1) {
+    if (f) for (int w = 0; w < width; ++w) row[w] = f[w] * phases[w];
+    else copyRow(phases, row, width);
+    return;
+  }
+  if (stride == 2) {
+    const float* __restrict even = phases;
+    const float* __restrict odd = phases + span;
+    const int pairs = width / 2;
+    if (f) {
+      for (int k = 0; k < pairs; ++k) {
+        row[2 * k] = f[2 * k] * even[k];
+        row[2 * k + 1] = f[2 * k + 1] * odd[k];
+      }
+      if (width % 2) row[width - 1] = f[width - 1] * even[pairs];
+    } else {
+      for (int k = 0; k < pairs; ++k) {
+        row[2 * k] = even[k];
+        row[2 * k + 1] = odd[k];
+      }
+      if (width % 2) row[width - 1] = even[pairs];
+    }
+    return;
+  }
+  for (int w = 0; w < width; ++w) {
+    const float v = phases[(w % stride) * span + w / stride];
+    row[w] = f ? f[w] * v : v;
+  }
 }
 
 }  // namespace
@@ -75,6 +111,40 @@ void col2imAdd(const ConvShape& s, const float* col, long ld, float* x) {
           }
         }
       }
+    }
+  }
+}
+
+void col2im(const ConvShape& s, const float* col, long ld, const float* factors, float* x) {
+  // Per row of x, its values in stride-apart phases (x[w] = phases[w mod stride][w / stride]): each col row adds to one
+  // phase as a contiguous run, a loop that vectorises; the phases then interleave into x once.
+  const int stride = s.strideWidth, span = (s.width + stride - 1) / stride;
+  std::vector<float> phases(size_t(stride) * size_t(span));
+  const int taps = s.kernelHeight * s.kernelWidth;
+  for (int c = 0; c < s.channels; ++c) {
+    const float* colc = col + static_cast<long>(c) * taps * ld;
+    for (int h = 0; h < s.height; ++h) {
+      std::fill(phases.begin(), phases.end(), 0.f);
+      for (int i = 0; i < s.kernelHeight; ++i) {
+        // The output row whose tap i reads row h, if any.
+        const int t = h + s.padTop - i * s.dilationHeight;
+        if (t < 0 || t % s.strideHeight != 0 || t / s.strideHeight >= s.outHeight) continue;
+        const int oh = t / s.strideHeight;
+        for (int j = 0; j < s.kernelWidth; ++j) {
+          const float* in = colc + static_cast<long>(i * s.kernelWidth + j) * ld + static_cast<long>(oh) * s.outWidth;
+          const int w0 = j * s.dilationWidth - s.padLeft;
+          int begin, end;
+          validColumns(w0, stride, s.width, s.outWidth, begin, end);
+          if (begin >= end) continue;
+          // Column ow·stride + w0 is phase p, index ow + (w0 − p) / stride.
+          const int p = (w0 % stride + stride) % stride;
+          float* __restrict dst = phases.data() + static_cast<long>(p) * span + (w0 - p) / stride;
+          for (int ow = begin; ow < end; ++ow) dst[ow] += in[ow];
+        }
+      }
+      float* row = x + (static_cast<long>(c) * s.height + h) * s.width;
+      const float* f = factors ? factors + (static_cast<long>(c) * s.height + h) * s.width : nullptr;
+      interleave(phases.data(), span, stride, s.width, f, row);
     }
   }
 }

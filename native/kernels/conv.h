@@ -14,5 +14,8 @@ struct ConvShape {
 void im2col(const ConvShape& s, const float* x, float* col, long ld);
 // The transpose of im2col: x[...] += col[...] for every in-bounds tap.
 void col2imAdd(const ConvShape& s, const float* col, long ld, float* x);
+// x = factors ⊙ col2im(col), x overwritten (factors null: ones, laid out as x): col2imAdd onto zeros, then the
+// product, with the same additions in the same order (the same bits), each value of x written once.
+void col2im(const ConvShape& s, const float* col, long ld, const float* factors, float* x);
 
 }  // namespace lrp::kernels

@@ -2,15 +2,18 @@
 // random shapes: strides, padding, dilation, 1×1 and large kernels, sizes that are not multiples of the tile or vector
 // widths, M and K beyond one cache block, several samples with gaps between them, alpha and accumulate, and that any
 // split of the column range gives the same bits, with and without a bias, and with weights packed once (whole or split
-// by rows) as without, the factor `scale` and the fused ReLU output. Exit status 0 when everything passes.
+// by rows) as without, the factor `scale` and the fused ReLU output; and col2im against col2imAdd and the product. Exit
+// status 0 when everything passes.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "../kernels/conv.h"
 #include "../kernels/conv_direct.h"
 #include "../kernels/conv_gemm.h"
 #include "../kernels/cpu_features.h"
@@ -210,6 +213,42 @@ std::string check(const Case& c, const Data& d, const std::vector<float>& y, dou
   return "";
 }
 
+// col2im (each value of x written once, times the factors) against col2imAdd onto zeros and then the product, the path
+// it replaced: the same bits on every shape, with and without factors, the col rows `ld` apart (several images side
+// by side), and x beyond the channels left as it was.
+int testCol2im(const std::vector<Case>& cases) {
+  int failures = 0;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> value(-1.f, 1.f);
+  for (const Case& c : cases) {
+    const ConvShape& s = c.shape;
+    const int64_t positions = int64_t(s.outHeight) * s.outWidth, plane = int64_t(s.height) * s.width;
+    const long ld = long(positions * 2 + 3);
+    const int taps = s.kernelHeight * s.kernelWidth;
+    std::vector<float> col(size_t(s.channels) * taps * ld), factors(size_t(s.channels * plane));
+    for (float& v : col) v = value(rng);
+    for (float& v : factors) v = value(rng);
+    for (const bool withFactors : {false, true}) {
+      std::vector<float> expected(size_t(s.channels * plane + kGap), kSentinel), got(expected);
+      std::fill(expected.begin(), expected.begin() + s.channels * plane, 0.f);
+      lrp::kernels::col2imAdd(s, col.data() + 1, ld, expected.data());
+      if (withFactors)
+        for (int64_t i = 0; i < s.channels * plane; ++i) expected[size_t(i)] = factors[size_t(i)] * expected[size_t(i)];
+      lrp::kernels::col2im(s, col.data() + 1, ld, withFactors ? factors.data() : nullptr, got.data());
+      bool same = true;
+      for (size_t i = 0; i < got.size(); ++i)
+        same &= std::memcmp(&got[i], &expected[i], sizeof(float)) == 0;
+      if (!same) {
+        ++failures;
+        std::printf("FAIL col2im %s%s: not the bits of col2imAdd then the product\n", describe(c).c_str(),
+                    withFactors ? " with factors" : "");
+      }
+    }
+  }
+  if (failures == 0) std::printf("col2im: the bits of col2imAdd and the product over %zu shapes\n", cases.size());
+  return failures;
+}
+
 }  // namespace
 
 int main() {
@@ -384,6 +423,7 @@ int main() {
                 lrp::kernels::cpuFeatures().avx2Fma ? "avx2-fma" : "fallback: convGemm", maxError, direct.size());
     failures += directFailures;
   }
+  failures += testCol2im(cases);
   std::printf("%zu shapes × %zu kernels: %s\n", cases.size(), kernels.size(), failures ? "FAILED" : "all passed");
   return failures ? 1 : 0;
 }
