@@ -11,7 +11,7 @@
         "native/engine/executor.cc",
         "native/engine/model.cc",
         "native/engine/plan.cc",
-        "native/engine/relu_in_place.cc",
+        "native/engine/relu_gated.cc",
         "native/engine/rule.cc",
         "native/engine/thread_pool.cc",
         "native/kernels/conv.cc",

@@ -85,6 +85,10 @@ class Backend {
   // s₁ = [y > 0]·r / stab(z₁) and s₂ = [y < 0]·r / stab(z₂). The default composes the generic operations.
   virtual void gammaQuotients(int batch, int64_t size, const float* y, const float* q, const float* r, float gamma,
                               float epsilon, float* s);
+  // gammaQuotients' s₁ alone, laid out as y: for a layer whose r is 0 wherever y ≤ 0 (relu_gated.h), where s₂ is 0.
+  // The same values as s₁ there; the default composes the generic operations as gammaQuotients' does.
+  virtual void gammaPositiveQuotient(int64_t count, const float* y, const float* q, const float* r, float gamma,
+                                     float epsilon, float* s);
   // out = a ⊙ r / stab(z): stabilizedDivide (no mask) and multiply in one pass where the backend can (the norm rule of
   // sums and average pools); the default composes the two.
   virtual void quotientTimes(const float* r, const float* z, float epsilon, const float* a, float* out, int64_t count);
@@ -203,6 +207,14 @@ inline void Backend::gammaQuotients(int batch, int64_t size, const float* y, con
     stabilizedDivide(r, z.data(), y, k == 0 ? +1 : -1, epsilon, part.data(), count);
     copyBlocks(batch, size, part.data(), size, s + k * size, 2 * size, false);
   }
+}
+
+inline void Backend::gammaPositiveQuotient(int64_t count, const float* y, const float* q, const float* r, float gamma,
+                                           float epsilon, float* s) {
+  Buffer z = Buffer::uninitialized(*this, count);
+  copyBlocks(1, count, y, count, z.data(), count, false, 1.f);
+  copyBlocks(1, count, q, count, z.data(), count, true, gamma);
+  stabilizedDivide(r, z.data(), y, +1, epsilon, s, count);
 }
 
 std::unique_ptr<Backend> makeCpuBackend();

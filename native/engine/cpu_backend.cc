@@ -875,6 +875,13 @@ class CpuBackend final : public Backend {
     });
   }
 
+  void gammaPositiveQuotient(int64_t count, const float* y, const float* q, const float* r, float gamma, float epsilon,
+                             float* s) override {
+    parallelFor(count, threadsFor(3 * count), [&](int64_t i0, int64_t i1) {
+      kernels::gammaPositiveQuotient(y + i0, q + i0, r + i0, gamma, epsilon, s + i0, i1 - i0);
+    });
+  }
+
   void multiply(float* dst, const float* a, const float* c, int64_t count) override {
     parallelFor(count, threadsFor(count), [&](int64_t i0, int64_t i1) {
       kernels::multiply(dst + i0, a ? a + i0 : nullptr, c + i0, i1 - i0);

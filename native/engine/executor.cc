@@ -2,12 +2,13 @@
 // output back to the input, one generic rule step for every dense/conv layer.
 #include "executor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
 
 #include "error.h"
-#include "relu_in_place.h"
+#include "relu_gated.h"
 
 namespace lrp {
 
@@ -50,7 +51,7 @@ class Pass {
 
   // The forward pass; `rules` (one per layer) when a relevance pass follows, null for the forward pass alone.
   void forward(const std::vector<RuleParams>* rules) {
-    if (be_.supportsReluInPlace()) reluInPlace_ = reluInPlaceLayers(plan_, rules);
+    reluGated_ = reluGatedLayers(plan_, rules);
     for (int i = 0; i < int(plan_.layers.size()); ++i) forwardLayer(i);
   }
 
@@ -152,7 +153,7 @@ class Pass {
         break;
       case LayerKind::Conv2d: {
         // A ReLU right after (its only input this convolution) is written in the same pass, while each tile is in
-        // cache: over the convolution's output where the relevance pass does not need it (reluInPlaceLayers), else
+        // cache: over the convolution's output where the relevance pass does not need it (reluGatedLayers), else
         // beside it.
         if (float* relu = fusedRelu(i)) {
           be_.convForwardRelu(convGeometry(l), batch_, x, model_.weights(i, WeightVariant::Original, 0),
@@ -213,7 +214,7 @@ class Pass {
         plan_.layers[next].inputs.size() != 1 || plan_.layers[next].inputs[0] != i) {
       return nullptr;
     }
-    if (!reluInPlace_.empty() && reluInPlace_[i]) {
+    if (reluGated_[i] && be_.supportsReluInPlace()) {
       actData_[next] = acts_[i].data();
       return acts_[i].data();
     }
@@ -309,7 +310,12 @@ class Pass {
   // R_in += coefficient · Σ sign·in_t ⊙ W_tᵀ s.
   void linearRule(int i, const RuleParams& rule, const float* x, const float* r, float* out) {
     const Layer& l = plan_.layers[i];
-    const RuleDescription desc = compileRule(rule, l.hasBias());
+    RuleDescription desc = compileRule(rule, l.hasBias());
+    if (reluGated_[i]) {
+      // r is 0 wherever the output is ≤ 0 (relu_gated.h): a group restricted to outputs with z < 0 has s = 0.
+      auto negativeOnly = [](const RuleGroup& group) { return group.maskSign < 0; };
+      desc.groups.erase(std::remove_if(desc.groups.begin(), desc.groups.end(), negativeOnly), desc.groups.end());
+    }
     const int64_t inSize = shapeSize(l.inputShapes[0]), outSize = sampleSize(i);
     const float gamma = float(rule.gamma);
     // a⁺ = a when a has no negative values (after a ReLU), and a⁻ is then zero: its terms drop out exactly.
@@ -550,6 +556,14 @@ class Pass {
     Buffer q = Buffer::uninitialized(be_, count);
     linearForward(i, 1, model_.weights(i, WeightVariant::Positive, gamma), model_.bias(i, BiasVariant::Positive, gamma), x,
                   q.data());
+    if (reluGated_[i]) {
+      // R is 0 wherever y ≤ 0 (relu_gated.h), so s₂ = 0: R_in = a ⊙ (W + γW⁺)ᵀ·s₁, one transposed product.
+      Buffer s = Buffer::uninitialized(be_, count);
+      be_.gammaPositiveQuotient(count, y, q.data(), r, gamma, epsilon, s.data());
+      q.reset();
+      linearTransposedTimes(i, 1, model_.weights(i, WeightVariant::GammaPositive, gamma), s.data(), x, out);
+      return;
+    }
     // s = [s₁; s₂] per sample, the stacked layout of the transposed product, in one pass over y, q and R.
     Buffer s = Buffer::uninitialized(be_, 2 * count);
     be_.gammaQuotients(batch_, outSize, y, q.data(), r, gamma, epsilon, s.data());
@@ -565,7 +579,7 @@ class Pass {
   Buffer input_;
   std::vector<Buffer> acts_;           // layer outputs this pass owns
   std::vector<const float*> actData_;  // every layer's output (reshapes alias their input)
-  std::vector<bool> reluInPlace_;      // per layer: its ReLU overwrites its output (empty: none does)
+  std::vector<bool> reluGated_;        // per layer: reaches the rest only through a ReLU that silences it (relu_gated.h)
 };
 
 bool passesRelevanceUnchanged(LayerKind kind) {

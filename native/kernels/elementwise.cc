@@ -66,6 +66,18 @@ void gammaQuotients(const float* __restrict y, const float* __restrict q, const 
   }
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-trapping-math")))
+#endif
+void gammaPositiveQuotient(const float* __restrict y, const float* __restrict q, const float* __restrict r, float gamma,
+                           float epsilon, float* __restrict s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float z = y[i] + gamma * q[i];
+    const float d = r[i] / (z + (z >= 0.f ? epsilon : -epsilon));
+    s[i] = (r[i] != 0.f && y[i] > 0.f) ? d : 0.f;
+  }
+}
+
 void multiplyAccumulate(float* __restrict dst, const float* __restrict a, const float* __restrict c, float coefficient,
                         int64_t n) {
   if (a) for (int64_t i = 0; i < n; ++i) dst[i] += coefficient * (a[i] * c[i]);

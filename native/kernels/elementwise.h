@@ -17,6 +17,9 @@ void quotientTimesPair(const float* r, const float* z, float epsilon, const floa
 // s₂ = [y < 0]·r / stab(z₂) (stab as in stabilizedDivide; both 0 wherever r = 0).
 void gammaQuotients(const float* y, const float* q, const float* r, float gamma, float epsilon, float* s1, float* s2,
                     int64_t n);
+// gammaQuotients' s1 alone (the same operations, the same values).
+void gammaPositiveQuotient(const float* y, const float* q, const float* r, float gamma, float epsilon, float* s,
+                           int64_t n);
 // dst += coefficient · a ⊙ c (a null: ones).
 void multiplyAccumulate(float* dst, const float* a, const float* c, float coefficient, int64_t n);
 // dst = a ⊙ c (a null: c).

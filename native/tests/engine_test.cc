@@ -22,7 +22,7 @@
 #include "../engine/error.h"
 #include "../engine/executor.h"
 #include "../engine/model.h"
-#include "../engine/relu_in_place.h"
+#include "../engine/relu_gated.h"
 #include "../engine/thread_pool.h"
 #include "test_plans.h"
 
@@ -324,8 +324,24 @@ int testGammaQuotients(Device device) {
         break;
       }
     }
+    // s₁ alone: the backend's and the generic composition's, each equal to gammaQuotients' s₁ of every sample.
+    Buffer positive(*backend, count), positiveGeneric(*backend, count);
+    backend->gammaPositiveQuotient(count, yb.data(), qb.data(), rb.data(), 0.25f, 1e-6f, positive.data());
+    backend->Backend::gammaPositiveQuotient(count, yb.data(), qb.data(), rb.data(), 0.25f, 1e-6f, positiveGeneric.data());
+    std::vector<float> p(count), pg(count);
+    backend->download(p.data(), positive.data(), count);
+    backend->download(pg.data(), positiveGeneric.data(), count);
+    for (int64_t i = 0; i < count; ++i) {
+      const float s1 = a[(i / size) * 2 * size + i % size];
+      if (!(std::fabs(p[i] - s1) <= 1e-6f * std::max(1.f, std::fabs(s1))) || !(std::fabs(pg[i] - s1) <= 1e-6f * std::max(1.f, std::fabs(s1)))) {
+        std::printf("FAIL gammaPositiveQuotient (%s) batch %d size %ld: element %ld is %g (generic %g), s₁ is %g\n",
+                    backend->name(), batch, long(size), long(i), p[i], pg[i], s1);
+        ++failures;
+        break;
+      }
+    }
   }
-  if (failures == 0) std::printf("ok    gammaQuotients (%s) matches the generic composition\n", backend->name());
+  if (failures == 0) std::printf("ok    gammaQuotients and gammaPositiveQuotient (%s) match the generic composition\n", backend->name());
   return failures;
 }
 
@@ -593,9 +609,9 @@ int testBuffers(Device device) {
   return failures;
 }
 
-// reluInPlaceLayers on small plans: which producers of a ReLU may keep only its output, by who reads them and with
-// which rules (the numerical consequences are in test/engine/random-shapes.test.ts).
-int testReluInPlace() {
+// reluGatedLayers on small plans: which producers of a ReLU reach the rest only through it, by who reads them and
+// with which rules (the numerical consequences are in test/engine/random-shapes.test.ts).
+int testReluGated() {
   int failures = 0;
   auto rule = [](RuleKind kind) {
     RuleParams r;
@@ -620,14 +636,14 @@ int testReluInPlace() {
     return rules;
   };
   auto expect = [&](const char* what, const Plan& plan, const std::vector<RuleParams>* rules, std::vector<int> layers) {
-    const std::vector<bool> got = reluInPlaceLayers(plan, rules);
+    const std::vector<bool> got = reluGatedLayers(plan, rules);
     std::vector<int> marked;
     for (int i = 0; i < int(got.size()); ++i)
       if (got[i]) marked.push_back(i);
     if (marked != layers) {
       std::string list;
       for (int i : marked) list += " " + std::to_string(i);
-      std::printf("FAIL reluInPlaceLayers, %s: marked [%s ]\n", what, list.c_str());
+      std::printf("FAIL reluGatedLayers, %s: marked [%s ]\n", what, list.c_str());
       ++failures;
     }
   };
@@ -670,7 +686,7 @@ int testReluInPlace() {
     const std::vector<RuleParams> normRules = rulesFor(n.plan(), {eps, eps, eps});
     expect("a BatchNorm reading the ReLU", n.plan(), &normRules, {});
   }
-  if (failures == 0) std::printf("ok    reluInPlaceLayers: readers, rules, second readers, the output\n");
+  if (failures == 0) std::printf("ok    reluGatedLayers: readers, rules, second readers, the output\n");
   return failures;
 }
 
@@ -855,7 +871,7 @@ int main(int argc, char** argv) {
     failures += testConvTransposedQuotientTimes(Device::Cpu);
     failures += testShapePaths(Device::Cpu);
     failures += testParallelForDynamic();
-    failures += testReluInPlace();
+    failures += testReluGated();
     failures += testBuffers(Device::Cpu);
     if (cuda) {
       failures += testErrors(Device::Cuda);

@@ -204,12 +204,15 @@ test.serial('conv2d 1×1 with stride 2 and 3 (ResNet shortcuts: subsample, then 
   report(t, failures, worst, checks);
 });
 
-test.serial('a ReLU written over its convolution or sum: every rule reading it, directly and through max-pool, pad, concat', async (t) => {
+test.serial('a convolution or sum seen only through its ReLU (output kept once, γ without its negative group): every rule reading it', async (t) => {
   // The engine keeps only max(z, 0) of a convolution or sum whose ReLU output gets no relevance where it is 0
-  // (native/engine/relu_in_place.h); the layer before reads it where its rule would read z. Readers whose rules keep
+  // (native/engine/relu_gated.h); the layer before reads it where its rule would read z. Readers whose rules keep
   // relevance there (flat, w²) must leave z as it is: the ε layer in front of them would otherwise divide by 0 + ε
-  // instead of a negative z. Every rule on the reading layer, each shape at batch 1 and 6; the sum's stabilizer 0.1, as
-  // flat and w² send relevance to where it is near 0.
+  // instead of a negative z. Where the readers do send none there, γ on the layer before drops its group for negative
+  // outputs (on an input of both signs, the raw one; on the ReLU's output, the reader's own γ with the ε head after
+  // its ReLU). Every rule on the reading layer, with ε and with γ on the first convolution, directly and through
+  // max-pool, pad and concat, each shape at batch 1 and 6; the sum's stabilizer 0.1, as flat and w² send relevance to
+  // where it is near 0.
   const random = generator(171);
   const failures: Failure[] = [];
   let worst = 0;
@@ -250,8 +253,13 @@ test.serial('a ReLU written over its convolution or sum: every rule reading it, 
       const input = uniform(random, batch * C * H * W);
       const target = randomTargets(random, batch, 4);
       checks++;
-      worst = Math.max(worst, await sweepRules(t, `${name} batch ${batch}`, model,
-        (rule) => composite({ byName: { reader: rule }, linearDefault: headRule, normStabilizer: 0.1 }), linearRules(false), input, target, failures));
+      const hasFirst = model.layers.some((layer) => layer.name === 'first');
+      for (const [firstName, first] of [['ε', headRule], ['γ', rules.gamma({ gamma: 0.25, stabilizer: 0.05 })]] as [string, Rule][]) {
+        if (firstName === 'γ' && !hasFirst) continue;
+        worst = Math.max(worst, await sweepRules(t, `${name} (first ${firstName}) batch ${batch}`, model,
+          (rule) => composite({ byName: hasFirst ? { reader: rule, first } : { reader: rule }, linearDefault: headRule, normStabilizer: 0.1 }),
+          linearRules(false), input, target, failures));
+      }
     }
     model.dispose();
   }

@@ -1,6 +1,6 @@
-// reluInPlaceLayers: the plan read backwards, each layer's output marked by whether its relevance vanishes where
-// the output does (relu_in_place.h).
-#include "relu_in_place.h"
+// reluGatedLayers: the plan read backwards, each layer's output marked by whether its relevance vanishes where the
+// output does (relu_gated.h).
+#include "relu_gated.h"
 
 namespace lrp {
 
@@ -19,7 +19,7 @@ bool scalesWithInput(const Layer& layer, const RuleParams& rule) {
 
 }  // namespace
 
-std::vector<bool> reluInPlaceLayers(const Plan& plan, const std::vector<RuleParams>* rules) {
+std::vector<bool> reluGatedLayers(const Plan& plan, const std::vector<RuleParams>* rules) {
   const int count = int(plan.layers.size());
   std::vector<std::vector<int>> readers(count);
   for (int i = 0; i < count; ++i)
@@ -49,13 +49,13 @@ std::vector<bool> reluInPlaceLayers(const Plan& plan, const std::vector<RulePara
       vanishes[j] = all;
     }
   }
-  std::vector<bool> inPlace(count, false);
+  std::vector<bool> gated(count, false);
   for (int i = 0; i + 1 < count; ++i) {
     const Layer& next = plan.layers[i + 1];
-    inPlace[i] = next.kind == LayerKind::Relu && next.inputs.size() == 1 && next.inputs[0] == i &&
-                 readers[i].size() == 1 && (!rules || vanishes[i + 1]);
+    gated[i] = next.kind == LayerKind::Relu && next.inputs.size() == 1 && next.inputs[0] == i &&
+               readers[i].size() == 1 && (!rules || vanishes[i + 1]);
   }
-  return inPlace;
+  return gated;
 }
 
 }  // namespace lrp
