@@ -228,8 +228,8 @@ class CpuBackend final : public Backend {
     convForwardInto(g, batch, x, weight, bias, y, accumulate, sign, nullptr, nullptr);
   }
 
-  // relu may be y: every path below writes a value of y before its ReLU copy (the kernels' epilogues, the grouped
-  // path's activation in place).
+  // relu may be y: every path of convForwardRelu writes a value of y before its ReLU copy (the kernels' epilogues, the
+  // grouped path's activation in place), and sumForward's sumOfTwo writes max(a + b, 0) alone.
   bool supportsReluInPlace() const override { return true; }
 
   void convForwardRelu(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias,
