@@ -535,13 +535,52 @@ class Pass {
     const float* weights = model_.inputStackedWeights(i, variants, signs, gamma);
     ConvGeometry g = convGeometry(l);
     g.inChannels *= terms;
-    Buffer z = Buffer::uninitialized(be_, batch_ * outSize);
-    be_.convForward(g, batch_, inputs.data(), weights, model_.bias(i, group.bias, gamma), z.data(), false, 1.f);
+    Buffer z;
+    const float* zData = nullptr;
+    const int activation = forwardTermBesideBounds(group, buckets);
+    if (activation >= 0) {
+      // zᴮ: z = W·a − W⁺·L − W⁻·H. W·a is the forward output less its bias (or its ReLU, relu_gated.h, where R is 0
+      // elsewhere), and the bound terms are the same in every sample: one sample's worth, less the bias, added to the
+      // forward output in place (this step is its last reader). The batch's stacked convolution (three times the
+      // layer's products) becomes one sample's and a pass over z.
+      Buffer one = Buffer::uninitialized(be_, terms * inSize), bounds = Buffer::uninitialized(be_, outSize);
+      be_.copyBlocks(1, terms * inSize, inputs.data(), 0, one.data(), 0, false, 1.f);
+      be_.fill(one.data() + activation * inSize, 0.f, inSize);
+      be_.convForward(g, 1, one.data(), weights, nullptr, bounds.data(), false, 1.f);
+      if (const float* bias = model_.bias(i, BiasVariant::Original, 0)) {
+        const int channels = int(l.outputShape[0]);
+        be_.addChannelBias(1, channels, int(outSize / channels), bias, -1.f, bounds.data());
+      }
+      float* y = acts_[i].data();
+      be_.copyBlocks(batch_, outSize, bounds.data(), 0, y, outSize, true, 1.f);
+      zData = y;
+    } else {
+      z = Buffer::uninitialized(be_, batch_ * outSize);
+      be_.convForward(g, batch_, inputs.data(), weights, model_.bias(i, group.bias, gamma), z.data(), false, 1.f);
+      zData = z.data();
+    }
     Buffer parts = Buffer::uninitialized(be_, batch_ * terms * inSize);
-    be_.convTransposedQuotientTimes(g, batch_, Quotient{r, z.data(), actData_[i], group.maskSign, group.epsilon}, weights,
+    be_.convTransposedQuotientTimes(g, batch_, Quotient{r, zData, actData_[i], group.maskSign, group.epsilon}, weights,
                                     inputs.data(), parts.data());
     for (int t = 0; t < terms; ++t)
       be_.copyBlocks(batch_, inSize, parts.data() + t * inSize, terms * inSize, out, inSize, t > 0, group.coefficient);
+  }
+
+  // The bucket whose term is the layer's own product W·a (weights and sign as the forward pass's), where every other
+  // term multiplies a bound that is the same in every sample (zᴮ's L and H) and the group has no bias: its z is the
+  // forward output less the bias plus one sample's bound terms. −1 otherwise.
+  static int forwardTermBesideBounds(const RuleGroup& group, const std::vector<Bucket>& buckets) {
+    if (group.bias != BiasVariant::None || group.maskSign != 0) return -1;
+    int activation = -1;
+    for (int t = 0; t < int(buckets.size()); ++t) {
+      const Bucket& b = buckets[t];
+      if (b.input == InputVariant::Low || b.input == InputVariant::High) continue;
+      if (b.input != InputVariant::Activation || activation >= 0 || b.weights[0] != WeightVariant::Original ||
+          group.terms[b.terms[0].second].sign != 1.f)
+        return -1;
+      activation = t;
+    }
+    return activation;
   }
 
   // The γ rule on an input without negative values (after a ReLU), from one extra product instead of two. With
