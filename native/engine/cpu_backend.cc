@@ -1128,8 +1128,7 @@ class CpuBackend final : public Backend {
           continue;
         }
         sgemm(true, false, kk, int(outSize), outG, 1.f, weight + grp * outG * kk, kk, sg, int(outSize), 0.f, col.data(), int(outSize));
-        std::memset(dxg, 0, sizeof(float) * size_t(inG * inSize));
-        kernels::col2imAdd(gs, col.data(), long(outSize), dxg);
+        kernels::col2im(gs, col.data(), long(outSize), nullptr, dxg);
       }
     });
   }

@@ -544,7 +544,7 @@ class Pass {
       // forward output in place (this step is its last reader). The batch's stacked convolution (three times the
       // layer's products) becomes one sample's and a pass over z.
       Buffer one = Buffer::uninitialized(be_, terms * inSize), bounds = Buffer::uninitialized(be_, outSize);
-      be_.copyBlocks(1, terms * inSize, inputs.data(), 0, one.data(), 0, false, 1.f);
+      be_.copy(one.data(), inputs.data(), terms * inSize);
       be_.fill(one.data() + activation * inSize, 0.f, inSize);
       be_.convForward(g, 1, one.data(), weights, nullptr, bounds.data(), false, 1.f);
       if (const float* bias = model_.bias(i, BiasVariant::Original, 0)) {

@@ -88,33 +88,6 @@ void im2col(const ConvShape& s, const float* x, float* col, long ld) {
   }
 }
 
-void col2imAdd(const ConvShape& s, const float* col, long ld, float* x) {
-  for (int c = 0; c < s.channels; ++c) {
-    float* xc = x + static_cast<long>(c) * s.height * s.width;
-    for (int i = 0; i < s.kernelHeight; ++i) {
-      for (int j = 0; j < s.kernelWidth; ++j) {
-        const float* row = col + (static_cast<long>(c) * s.kernelHeight * s.kernelWidth + i * s.kernelWidth + j) * ld;
-        for (int oh = 0; oh < s.outHeight; ++oh) {
-          const int h = oh * s.strideHeight - s.padTop + i * s.dilationHeight;
-          if (h < 0 || h >= s.height) continue;
-          float* xrow = xc + static_cast<long>(h) * s.width;
-          const float* in = row + oh * s.outWidth;
-          const int w0 = j * s.dilationWidth - s.padLeft;
-          int begin, end;
-          validColumns(w0, s.strideWidth, s.width, s.outWidth, begin, end);
-          if (s.strideWidth == 1) {
-            float* dst = xrow + (begin + w0);
-            const float* src = in + begin;
-            for (int k = 0; k < end - begin; ++k) dst[k] += src[k];
-          } else {
-            for (int ow = begin; ow < end; ++ow) xrow[ow * s.strideWidth + w0] += in[ow];
-          }
-        }
-      }
-    }
-  }
-}
-
 void col2im(const ConvShape& s, const float* col, long ld, const float* factors, float* x) {
   // Per row of x, its values in stride-apart phases (x[w] = phases[w mod stride][w / stride]): each col row adds to one
   // phase as a contiguous run, a loop that vectorises; the phases then interleave into x once.

@@ -213,6 +213,21 @@ std::string check(const Case& c, const Data& d, const std::vector<float>& y, dou
   return "";
 }
 
+// x += the transpose of im2col, tap by tap in (channel, kernel row, kernel column, output position) order: the plain
+// loop col2im replaced.
+void col2imAdd(const ConvShape& s, const float* col, long ld, float* x) {
+  for (int c = 0, row = 0; c < s.channels; ++c)
+    for (int i = 0; i < s.kernelHeight; ++i)
+      for (int j = 0; j < s.kernelWidth; ++j, ++row)
+        for (int oh = 0; oh < s.outHeight; ++oh)
+          for (int ow = 0; ow < s.outWidth; ++ow) {
+            const int h = oh * s.strideHeight - s.padTop + i * s.dilationHeight;
+            const int w = ow * s.strideWidth - s.padLeft + j * s.dilationWidth;
+            if (h >= 0 && h < s.height && w >= 0 && w < s.width)
+              x[(int64_t(c) * s.height + h) * s.width + w] += col[int64_t(row) * ld + oh * s.outWidth + ow];
+          }
+}
+
 // col2im (each value of x written once, times the factors) against col2imAdd onto zeros and then the product, the path
 // it replaced: the same bits on every shape, with and without factors, the col rows `ld` apart (several images side
 // by side), and x beyond the channels left as it was.
@@ -231,7 +246,7 @@ int testCol2im(const std::vector<Case>& cases) {
     for (const bool withFactors : {false, true}) {
       std::vector<float> expected(size_t(s.channels * plane + kGap), kSentinel), got(expected);
       std::fill(expected.begin(), expected.begin() + s.channels * plane, 0.f);
-      lrp::kernels::col2imAdd(s, col.data() + 1, ld, expected.data());
+      col2imAdd(s, col.data() + 1, ld, expected.data());
       if (withFactors)
         for (int64_t i = 0; i < s.channels * plane; ++i) expected[size_t(i)] = factors[size_t(i)] * expected[size_t(i)];
       lrp::kernels::col2im(s, col.data() + 1, ld, withFactors ? factors.data() : nullptr, got.data());
