@@ -301,22 +301,24 @@ class CpuBackend final : public Backend {
   static int64_t outputSample(const ConvGeometry& g) { return int64_t(g.outChannels) * g.outHeight * g.outWidth; }
 
   // convForwardInto of g (padded) over a zero-padded copy of its input, read in place by the direct kernel (`direct`)
-  // or the implicit GEMM: copy(u, n0, count, xp) writes samples [n0, n0 + count) of that copy in u's (unpadded)
-  // layout. Where the batch holds enough work, each thread takes tasks of about 512 output positions (whole samples)
-  // and runs them alone: its samples' copy is made in its own cache and read there at once, and the threads do not
-  // meet between the copy and the convolution. A copy of the whole batch first would be out of L3 before the
-  // convolution came back to its first samples (38 MB for vgg-cifar's 64-channel layer at batch 128). The same
-  // kernels on the same values: the same bits.
+  // or the implicit GEMM: copy(u, n0, count, xp, interleaved) writes samples [n0, n0 + count) of that copy in u's
+  // (unpadded) layout, channel-interleaved where `interleaved` (kernels/conv_direct.h: what the direct kernel reads
+  // fastest, where the channels come in groups of 8). Where the batch holds enough work, each thread takes tasks of
+  // about 512 output positions (whole samples) and runs them alone: its samples' copy is made in its own cache and read
+  // there at once, and the threads do not meet between the copy and the convolution. A copy of the whole batch first
+  // would be out of L3 before the convolution came back to its first samples (38 MB for vgg-cifar's 64-channel layer
+  // at batch 128). Any split of the batch gives the same bits.
   template <class Copy>
   void convOverPaddedCopy(const ConvGeometry& g, int batch, bool direct, const Copy& copy, const float* weight,
                           const float* bias, float* y, bool accumulate, float sign, float* relu, const float* scale) {
     const ConvGeometry u = unpaddedGeometry(g);
+    const bool interleaved = direct && kernels::convDirectInterleaves(groupShape(u));
     auto run = [&](int n0, int count, float* xp) {
-      copy(u, n0, count, xp);
+      copy(u, n0, count, xp, interleaved);
       const int64_t at = n0 * outputSample(g);
       float* reluAt = relu ? relu + at : nullptr;
       const float* scaleAt = scale ? scale + at : nullptr;
-      if (direct) convDirectInto(u, count, xp, weight, bias, y + at, accumulate, sign, reluAt, scaleAt);
+      if (direct) convDirectInto(u, count, xp, weight, bias, y + at, accumulate, sign, reluAt, scaleAt, interleaved);
       else convForwardInto(u, count, xp, weight, bias, y + at, accumulate, sign, reluAt, scaleAt);
     };
     const int64_t sample = int64_t(g.inChannels) * u.inHeight * u.inWidth;
@@ -340,47 +342,79 @@ class CpuBackend final : public Backend {
     run(0, batch, xp.data());
   }
 
-  // xp = x placed at (padTop, padLeft) of u's larger planes, zero around it (and cropped where u reaches less far).
-  void padCopy(const ConvGeometry& g, const ConvGeometry& u, int batch, const float* x, float* xp) {
-    padRows(g, u, batch, xp, [x](int64_t offset, int64_t count, float* row) {
-      std::memcpy(row, x + offset, sizeof(float) * size_t(count));
-    });
+  // xp = x placed at (padTop, padLeft) of u's larger planes, zero around it (and cropped where u reaches less far),
+  // channel-interleaved where `interleaved`.
+  void padCopy(const ConvGeometry& g, const ConvGeometry& u, int batch, const float* x, float* xp, bool interleaved) {
+    padRows(g, u, batch, xp, interleaved, [x](int64_t offset, int64_t, float*) { return x + offset; });
   }
 
   // convOverPaddedCopy's copy for the input x of g: padCopy of its samples.
   auto paddedInput(const ConvGeometry& g, const float* x) {
-    return [this, &g, x](const ConvGeometry& u, int n0, int count, float* xp) {
-      padCopy(g, u, count, x + n0 * inputSample(g), xp);
+    return [this, &g, x](const ConvGeometry& u, int n0, int count, float* xp, bool interleaved) {
+      padCopy(g, u, count, x + n0 * inputSample(g), xp, interleaved);
     };
   }
 
   // padCopy of the quotient s = m·r / stab(z) (stabilizedDivide's), computed as it is placed: one pass over r and z
   // instead of writing s and then reading it again for the copy. The same kernel on the same values: the same bits.
-  void padQuotient(const ConvGeometry& g, const ConvGeometry& u, int batch, const Quotient& q, float* sp) {
-    padRows(g, u, batch, sp, [&q](int64_t offset, int64_t count, float* row) {
+  void padQuotient(const ConvGeometry& g, const ConvGeometry& u, int batch, const Quotient& q, float* sp,
+                   bool interleaved) {
+    padRows(g, u, batch, sp, interleaved, [&q](int64_t offset, int64_t count, float* row) {
       kernels::stabilizedDivide(q.r + offset, q.z + offset, q.mask ? q.mask + offset : nullptr, q.maskSign, q.epsilon,
                                 row, count);
+      return static_cast<const float*>(row);
     });
   }
 
-  // The layout of padCopy, with each row's values written by copyRow(offset of the row's first value in x, count, row).
-  template <class CopyRow>
-  void padRows(const ConvGeometry& g, const ConvGeometry& u, int batch, float* xp, const CopyRow& copyRow) {
-    const int64_t planes = int64_t(batch) * g.inChannels, inPlane = int64_t(g.inHeight) * g.inWidth;
-    const int64_t outPlane = int64_t(u.inHeight) * u.inWidth;
+  // The layout of padCopy, with the values of each row of x given by rowOf(offset of the row's first value in x,
+  // count, room): a pointer to them, either into x or to `room` (count floats) after writing them there. Planar rows
+  // offer their place in xp as the room; interleaved ones a row of scratch per channel of the group.
+  template <class RowOf>
+  void padRows(const ConvGeometry& g, const ConvGeometry& u, int batch, float* xp, bool interleaved, const RowOf& rowOf) {
+    const int64_t inPlane = int64_t(g.inHeight) * g.inWidth, outPlane = int64_t(u.inHeight) * u.inWidth;
     const int w0 = std::max(0, g.padLeft), w1 = std::min(u.inWidth, g.padLeft + g.inWidth);
-    parallelFor(planes, threadsFor(planes * outPlane), [&](int64_t p0, int64_t p1) {
+    // Whether u's row h holds values of x, and the offset of its first one in x's plane.
+    auto sourceRow = [&](int h, int64_t& offset) {
+      const int source = h - g.padTop;
+      offset = int64_t(source) * g.inWidth + (w0 - g.padLeft);
+      return source >= 0 && source < g.inHeight && w1 > w0;
+    };
+    if (!interleaved) {
+      const int64_t planes = int64_t(batch) * g.inChannels;
+      parallelFor(planes, threadsFor(planes * outPlane), [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p)
+          for (int h = 0; h < u.inHeight; ++h) {
+            float* row = xp + p * outPlane + int64_t(h) * u.inWidth;
+            int64_t offset;
+            if (!sourceRow(h, offset)) {
+              std::memset(row, 0, sizeof(float) * size_t(u.inWidth));
+              continue;
+            }
+            std::memset(row, 0, sizeof(float) * size_t(w0));
+            const float* values = rowOf(p * inPlane + offset, w1 - w0, row + w0);
+            if (values != row + w0) std::memcpy(row + w0, values, sizeof(float) * size_t(w1 - w0));
+            std::memset(row + w1, 0, sizeof(float) * size_t(u.inWidth - w1));
+          }
+      });
+      return;
+    }
+    constexpr int lanes = kernels::kInterleavedChannels;
+    const int64_t groups = int64_t(batch) * (g.inChannels / lanes), width = w1 - w0;
+    parallelFor(groups, threadsFor(groups * lanes * outPlane), [&](int64_t p0, int64_t p1) {
+      std::vector<float> room(size_t(lanes * std::max<int64_t>(width, 0)));
+      const float* rows[lanes];
       for (int64_t p = p0; p < p1; ++p)
         for (int h = 0; h < u.inHeight; ++h) {
-          float* row = xp + p * outPlane + int64_t(h) * u.inWidth;
-          const int source = h - g.padTop;
-          if (source < 0 || source >= g.inHeight || w1 <= w0) {
-            std::memset(row, 0, sizeof(float) * size_t(u.inWidth));
+          float* row = xp + (p * outPlane + int64_t(h) * u.inWidth) * lanes;
+          int64_t offset;
+          if (!sourceRow(h, offset)) {
+            std::memset(row, 0, sizeof(float) * size_t(u.inWidth) * lanes);
             continue;
           }
-          std::memset(row, 0, sizeof(float) * size_t(w0));
-          copyRow(p * inPlane + int64_t(source) * g.inWidth + (w0 - g.padLeft), w1 - w0, row + w0);
-          std::memset(row + w1, 0, sizeof(float) * size_t(u.inWidth - w1));
+          std::memset(row, 0, sizeof(float) * size_t(w0) * lanes);
+          for (int c = 0; c < lanes; ++c) rows[c] = rowOf((p * lanes + c) * inPlane + offset, width, room.data() + c * width);
+          kernels::interleaveChannelRows(rows, int(width), row + int64_t(w0) * lanes);
+          std::memset(row + int64_t(w1) * lanes, 0, sizeof(float) * size_t(u.inWidth - w1) * lanes);
         }
     });
   }
@@ -447,28 +481,30 @@ class CpuBackend final : public Backend {
     return g.padTop == 0 && g.padLeft == 0 && u.inHeight <= g.inHeight && u.inWidth <= g.inWidth;
   }
 
-  // convForwardInto with the direct kernel, for g whose taps stay inside its input: the threads split the output
-  // positions of the whole batch, or, where there are fewer positions than output channels (small maps at small
-  // batches), the 16-channel panels.
+  // convForwardInto with the direct kernel, for g whose taps stay inside its input (x channel-interleaved where
+  // `interleaved`): the threads split the output positions of the whole batch, or, where there are fewer positions
+  // than output channels (small maps at small batches), the 16-channel panels.
   void convDirectInto(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
-                      bool accumulate, float sign, float* relu, const float* scale) {
+                      bool accumulate, float sign, float* relu, const float* scale, bool interleaved = false) {
     const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inChannels) * g.inHeight * g.inWidth;
     const int64_t ySize = int64_t(g.outChannels) * outSize;
     const int depth = g.inChannels * g.kernelHeight * g.kernelWidth;
-    const std::vector<float>& packed = directWeights(weight, g.outChannels, depth);
+    const std::vector<float>& packed = directWeights(weight, g.outChannels, g.inChannels, g.kernelHeight * g.kernelWidth,
+                                                     interleaved);
+    auto convDirect = interleaved ? kernels::convDirectInterleaved : kernels::convDirect;
     const kernels::ConvGemmProblem problem{groupShape(g), g.outChannels, weight, x,    inSize,    y,
                                            ySize,         bias,          sign,   accumulate, {}, relu, scale};
     const int64_t columns = int64_t(batch) * outSize;
     if (columns < g.outChannels && threads_ > 1 && g.outChannels > kernels::kDirectConvChannels) {
       forChannelRanges(problem, kernels::kDirectConvChannels, [&](const kernels::ConvGemmProblem& rows, int m0) {
-        kernels::convDirect(rows, packed.data() + int64_t(m0) * depth, 0, columns);  // m0 starts a 16-channel panel
+        convDirect(rows, packed.data() + int64_t(m0) * depth, 0, columns);  // m0 starts a 16-channel panel
       });
       return;
     }
     const int64_t pieces = (columns + 31) / 32;  // convForwardInto's 32-column pieces
     parallelForDynamic(pieces, threads_, columnTasks(pieces, 2 * columns * g.outChannels * depth), [&](int64_t p0, int64_t p1) {
       const int64_t begin = p0 * 32, end = std::min(columns, p1 * 32);
-      kernels::convDirect(problem, packed.data(), begin, end - begin);
+      convDirect(problem, packed.data(), begin, end - begin);
     });
   }
 
@@ -524,10 +560,11 @@ class CpuBackend final : public Backend {
       const bool direct = usesDirectConvolution(flipped, batch);
       if (direct ? !reachesOnlyInput(flipped)
                  : !isStridedPointwise(flipped) && kernels::convGemmPrefersPaddedInput(groupShape(flipped))) {
-        auto quotient = [&](const ConvGeometry& u, int n0, int count, float* sp) {
+        auto quotient = [&](const ConvGeometry& u, int n0, int count, float* sp, bool interleaved) {
           const int64_t from = n0 * inputSample(flipped);
           padQuotient(flipped, u, count,
-                      Quotient{q.r + from, q.z + from, q.mask ? q.mask + from : nullptr, q.maskSign, q.epsilon}, sp);
+                      Quotient{q.r + from, q.z + from, q.mask ? q.mask + from : nullptr, q.maskSign, q.epsilon}, sp,
+                      interleaved);
         };
         return convOverPaddedCopy(flipped, batch, direct, quotient, flippedWeights(g, weight), nullptr, dx, false, 1.f,
                                   nullptr, in);
@@ -1064,12 +1101,18 @@ class CpuBackend final : public Backend {
     return it->second;
   }
 
-  // W packed for the direct convolution once per weight tensor (keyed as packedWeights).
-  const std::vector<float>& directWeights(const float* weight, int rows, int depth) {
+  // W [rows, channels·taps] packed for the direct convolution once per weight tensor and layout (keyed as
+  // packedWeights, and by the depth's order: planar or channel-interleaved).
+  const std::vector<float>& directWeights(const float* weight, int rows, int channels, int taps, bool interleaved) {
     std::lock_guard<std::mutex> lock(weightCacheMutex_);
-    const auto key = std::make_tuple(weight, rows, depth);
+    const auto key = std::make_tuple(weight, rows, channels * taps, interleaved);
     auto it = directPacked_.find(key);
-    if (it == directPacked_.end()) it = directPacked_.emplace(key, kernels::packDirectConvWeights(weight, rows, depth)).first;
+    if (it == directPacked_.end()) {
+      it = directPacked_
+               .emplace(key, interleaved ? kernels::packDirectConvWeightsInterleaved(weight, rows, channels, taps)
+                                         : kernels::packDirectConvWeights(weight, rows, channels * taps))
+               .first;
+    }
     return it->second;
   }
 
@@ -1172,7 +1215,7 @@ class CpuBackend final : public Backend {
   std::mutex poolMutex_, weightCacheMutex_;
   std::map<std::pair<const float*, int64_t>, std::vector<float>> flipped_;  // see flippedWeights
   std::map<std::tuple<const float*, int, int>, kernels::ConvWeightPacking> packed_;  // see packedWeights
-  std::map<std::tuple<const float*, int, int>, std::vector<float>> directPacked_;  // see directWeights
+  std::map<std::tuple<const float*, int, int, bool>, std::vector<float>> directPacked_;  // see directWeights
   std::map<std::tuple<const float*, int, int>, TransposedWeights> transposed_;  // see transposedWeights
   std::map<std::tuple<const float*, bool, int, int>, kernels::PackedGemmB> packedDense_;  // see packedDenseWeights
   std::multimap<int64_t, float*> free_;          // recycled buffers by size (floats)

@@ -1,6 +1,7 @@
 // The direct convolution's weight packing and its choice (conv_direct.h); the kernel is in conv_direct_avx2.cc.
 #include "conv_direct.h"
 
+#include <algorithm>
 #include <cstddef>
 
 #include "cpu_features.h"
@@ -27,17 +28,92 @@ bool convDirectSuits(const ConvShape& shape, int outChannels, int samples) {
   // channels at 64×64, batch 128: 14.4 vs 9.3 ms for the implicit GEMM). Measured on Zen 3, 2 threads, batch 128, the
   // kernels alone: 3×3 stride 2 from 32, 64, 128 to 64, 128, 256 channels 11.8 / 9.8 / 7.9 ms → 8.0 / 7.3 / 6.6;
   // stride 1 where convGemm packs its panels (64, 128, 256 channels at 16×16, 8×8, 4×4) 15.8 / 14.5 / 14.0 →
-  // 14.1 / 12.7 / 12.3 ms, from batch 4 on; where it reads them in place (32×32 maps) the two are level, and at
-  // batch 1 the direct one is slower on 4×4 and 16×16 maps (in the model: 0.16 → 0.23 ms and 0.16 → 0.19 ms).
+  // 14.1 / 12.7 / 12.3 ms, from batch 4 on. Where convGemm reads its panels in place (32×32 maps) the planar direct
+  // kernel is level with it, the interleaved one (a padded copy, channels in groups of 8) a little ahead: vgg-cifar
+  // batch 16 ε, in-process A/B 0.97. At batch 1 the direct one is slower on 4×4 and 16×16 maps (in the model:
+  // 0.16 → 0.23 ms and 0.16 → 0.19 ms).
   if (int64_t(shape.channels) * shape.kernelHeight * shape.kernelWidth < 32) return false;
   if (shape.strideHeight > 1 || shape.strideWidth > 1) return true;
-  return samples >= 4 && !convGemmReadsInPlace(shape);
+  const bool padded = shape.padTop > 0 || shape.padLeft > 0;
+  return samples >= 4 && (!convGemmReadsInPlace(shape) || (padded && convDirectInterleaves(shape)));
 #else
   (void)shape;
   (void)outChannels;
   (void)samples;
   return false;
 #endif
+}
+
+bool convDirectInterleaves(const ConvShape& shape) {
+  return shape.channels > 0 && shape.channels % kInterleavedChannels == 0;
+}
+
+std::vector<float> packDirectConvWeightsInterleaved(const float* weight, int rows, int channels, int taps) {
+  const int64_t depth = int64_t(channels) * taps;
+  std::vector<float> reordered(size_t(rows) * size_t(depth));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int c = 0; c < channels; ++c)
+      for (int t = 0; t < taps; ++t) {
+        const int64_t k = (int64_t(c / kInterleavedChannels) * taps + t) * kInterleavedChannels + c % kInterleavedChannels;
+        reordered[size_t(r * depth + k)] = weight[r * depth + int64_t(c) * taps + t];
+      }
+  return packDirectConvWeights(reordered.data(), rows, int(depth));
+}
+
+std::vector<int64_t> directConvOffsets(const ConvShape& s, int interleave) {
+  const int64_t plane = int64_t(s.height) * s.width;
+  std::vector<int64_t> offsets(static_cast<size_t>(s.channels) * s.kernelHeight * s.kernelWidth);
+  size_t k = 0;
+  for (int c = 0; c < s.channels; c += interleave)
+    for (int i = 0; i < s.kernelHeight; ++i)
+      for (int j = 0; j < s.kernelWidth; ++j) {
+        const int64_t tap = (int64_t(i) * s.dilationHeight * s.width + int64_t(j) * s.dilationWidth) * interleave;
+        for (int lane = 0; lane < interleave; ++lane) offsets[k++] = c * plane + tap + lane;
+      }
+  return offsets;
+}
+
+namespace {
+
+// convDirectInterleaved without AVX2: each output value summed over the depth in the interleaved order, then
+// convGemm's epilogue (alpha, accumulate, bias, scale, ReLU copy).
+void convDirectInterleavedPortable(const ConvGemmProblem& p, const float* packed, int64_t col0, int64_t cols) {
+  const ConvShape& s = p.shape;
+  const int taps = s.kernelHeight * s.kernelWidth, depth = s.channels * taps;
+  const int64_t positions = int64_t(s.outHeight) * s.outWidth;
+  const std::vector<int64_t> offsets = directConvOffsets(s, kInterleavedChannels);
+  for (int64_t col = col0; col < col0 + cols; ++col) {
+    const int64_t n = col / positions, q = col % positions, oh = q / s.outWidth, ow = q % s.outWidth;
+    const float* source = p.x + n * p.xSampleStride + (oh * s.strideHeight * s.width + ow * s.strideWidth) * kInterleavedChannels;
+    for (int r = 0; r < p.outChannels; ++r) {
+      const float* w = packed + int64_t(r / kLanes) * depth * kLanes + r % kLanes;
+      float acc = 0.f;
+      for (int k = 0; k < depth; ++k) acc += source[offsets[size_t(k)]] * w[int64_t(k) * kLanes];
+      const int64_t at = n * p.ySampleStride + int64_t(r) * positions + q;
+      float y = p.accumulate ? p.alpha * acc + p.y[at] : p.alpha * acc;
+      if (p.bias) y += p.alpha * p.bias[r];
+      if (p.scale) y *= p.scale[at];
+      p.y[at] = y;
+      if (p.relu) p.relu[at] = y > 0.f ? y : 0.f;
+    }
+  }
+}
+
+}  // namespace
+
+void convDirectInterleaved(const ConvGemmProblem& problem, const float* packedWeights, int64_t col0, int64_t cols) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (cpuFeatures().avx2Fma) return convDirectInterleavedAvx2(problem, packedWeights, col0, cols);
+#endif
+  convDirectInterleavedPortable(problem, packedWeights, col0, cols);
+}
+
+void interleaveChannelRows(const float* const* rows, int width, float* out) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (cpuFeatures().avx2Fma) return interleaveChannelRowsAvx2(rows, width, out);
+#endif
+  for (int w = 0; w < width; ++w)
+    for (int c = 0; c < kInterleavedChannels; ++c) out[w * kInterleavedChannels + c] = rows[c][w];
 }
 
 void convDirect(const ConvGemmProblem& problem, const float* packedWeights, int64_t col0, int64_t cols) {

@@ -32,9 +32,41 @@ bool convDirectSuits(const ConvShape& shape, int outChannels, int samples);
 // problem.weight (the same values up to rounding).
 void convDirect(const ConvGemmProblem& problem, const float* packedWeights, int64_t col0, int64_t cols);
 
+// The channel-interleaved layout convDirectInterleaved reads: within a sample, x[c, h, w] at
+// ((c / 8 · height + h) · width + w) · 8 + c % 8, so the 8 channels of a group at one position are one 32-byte run.
+//
+// Why: a tile's six positions then read their taps from a few contiguous lines per group of 8 channels, where the
+// planar layout touches a line per channel and tap row, planes apart (4.6 KiB on a padded 32×32 map: past what the
+// L1 prefetcher follows). Zen 3, 2 threads, batch 128, the kernel alone: 64 channels at 32×32 55.1 → 51.6 ms, 128 at
+// 16×16 51.8 → 50.5 ms, 8×8 maps level. In the models (with 32×32 maps moved from the implicit GEMM to it, see
+// convDirectSuits), explain calls alternating with the planar build: vgg-cifar b128 ε / ε+ / εγB 0.99 / 0.97 / 0.87,
+// resnet18-64 0.97 / 0.97 / 0.93, b16 ε 0.93 for both.
+constexpr int kInterleavedChannels = 8;
+
+// True where convDirectInterleaved takes this shape: input channels a multiple of 8.
+bool convDirectInterleaves(const ConvShape& shape);
+
+// packDirectConvWeights of W [rows, channels·taps] with its depth in the interleaved order: k = (c / 8 · taps + t) · 8
+// + c % 8 for channel c and tap t.
+std::vector<float> packDirectConvWeightsInterleaved(const float* weight, int rows, int channels, int taps);
+
+// convDirect's contract for x in the channel-interleaved layout (problem.x and xSampleStride as for the planar one),
+// with W from packDirectConvWeightsInterleaved; shape.channels a multiple of 8. The sums run over the depth in the
+// interleaved order (other roundings than convDirect's). Without AVX2, a plain loop.
+void convDirectInterleaved(const ConvGemmProblem& problem, const float* packedWeights, int64_t col0, int64_t cols);
+
+// Where the direct kernels read x for each k of the depth, relative to an output position's first input value: planar
+// (interleave 1, k = c · taps + t) or channel-interleaved (interleave 8, k = (c / 8 · taps + t) · 8 + c % 8).
+std::vector<int64_t> directConvOffsets(const ConvShape& shape, int interleave);
+
+// out[w·8 + c] = rows[c][w] for c < 8, w < width: one group of 8 channel rows in the interleaved layout.
+void interleaveChannelRows(const float* const* rows, int width, float* out);
+
 #if defined(__x86_64__) || defined(_M_X64)
-// The AVX2+FMA implementation behind convDirect (call only where cpuFeatures().avx2Fma).
+// The AVX2+FMA implementations behind convDirect and convDirectInterleaved (call only where cpuFeatures().avx2Fma).
 void convDirectAvx2(const ConvGemmProblem& problem, const float* packedWeights, int64_t col0, int64_t cols);
+void convDirectInterleavedAvx2(const ConvGemmProblem& problem, const float* packedWeights, int64_t col0, int64_t cols);
+void interleaveChannelRowsAvx2(const float* const* rows, int width, float* out);
 #endif
 
 }  // namespace lrp::kernels

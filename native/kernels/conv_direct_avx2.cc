@@ -90,17 +90,14 @@ LRP_AVX2 void finishRun(const ConvGemmProblem& p, const float* acc, int64_t at, 
   }
 }
 
-}  // namespace
-
-LRP_AVX2 void convDirectAvx2(const ConvGemmProblem& p, const float* packedWeights, int64_t col0, int64_t cols) {
+// convDirectAvx2 (interleave 1: planar x) and convDirectInterleavedAvx2 (interleave 8: the channel-interleaved
+// layout, its depth in that order): only where each k and each position read x differs.
+LRP_AVX2 void convDirectTiles(const ConvGemmProblem& p, const float* packedWeights, int64_t col0, int64_t cols,
+                              int interleave) {
   const ConvShape& s = p.shape;
   const int taps = s.kernelHeight * s.kernelWidth, depth = s.channels * taps;
-  const int64_t plane = int64_t(s.height) * s.width, positions = int64_t(s.outHeight) * s.outWidth;
-  std::vector<int64_t> offsets(static_cast<size_t>(depth));
-  for (int c = 0, k = 0; c < s.channels; ++c)
-    for (int i = 0; i < s.kernelHeight; ++i)
-      for (int j = 0; j < s.kernelWidth; ++j, ++k)
-        offsets[size_t(k)] = c * plane + int64_t(i) * s.dilationHeight * s.width + int64_t(j) * s.dilationWidth;
+  const int64_t positions = int64_t(s.outHeight) * s.outWidth;
+  const std::vector<int64_t> offsets = directConvOffsets(s, interleave);
   const int panels = (p.outChannels + kLanes - 1) / kLanes;
   constexpr int64_t kStride = kBlockPositions + 8;  // a stage row: the block's positions and a tile's spill
   alignas(32) float stage[kLanes * kStride];
@@ -114,7 +111,7 @@ LRP_AVX2 void convDirectAvx2(const ConvGemmProblem& p, const float* packedWeight
     const int count = int(std::min<int64_t>(kBlockPositions, end - begin));
     int runs = 0;
     for (int e = 0; e < count; ++e) {
-      source[e] = sample + oh * s.strideHeight * s.width + ow * s.strideWidth;
+      source[e] = sample + (oh * s.strideHeight * s.width + ow * s.strideWidth) * interleave;
       if (e == 0 || q == 0) {
         runStart[runs] = e;
         runTarget[runs++] = n * p.ySampleStride + q;
@@ -144,6 +141,28 @@ LRP_AVX2 void convDirectAvx2(const ConvGemmProblem& p, const float* packedWeight
       }
     }
   }
+}
+
+}  // namespace
+
+LRP_AVX2 void convDirectAvx2(const ConvGemmProblem& p, const float* packedWeights, int64_t col0, int64_t cols) {
+  convDirectTiles(p, packedWeights, col0, cols, 1);
+}
+
+LRP_AVX2 void convDirectInterleavedAvx2(const ConvGemmProblem& p, const float* packedWeights, int64_t col0,
+                                        int64_t cols) {
+  convDirectTiles(p, packedWeights, col0, cols, kInterleavedChannels);
+}
+
+// Eight positions at a time: the 8×8 block of rows[0..7][w..w+8) transposed; the rest value by value.
+LRP_AVX2 void interleaveChannelRowsAvx2(const float* const* rows, int width, float* out) {
+  int w = 0;
+  for (; w + 8 <= width; w += 8)
+    x86::transpose8x8(_mm256_loadu_ps(rows[0] + w), _mm256_loadu_ps(rows[1] + w), _mm256_loadu_ps(rows[2] + w),
+                      _mm256_loadu_ps(rows[3] + w), _mm256_loadu_ps(rows[4] + w), _mm256_loadu_ps(rows[5] + w),
+                      _mm256_loadu_ps(rows[6] + w), _mm256_loadu_ps(rows[7] + w), out + w * 8, 8);
+  for (; w < width; ++w)
+    for (int c = 0; c < 8; ++c) out[w * 8 + c] = rows[c][w];
 }
 
 }  // namespace lrp::kernels

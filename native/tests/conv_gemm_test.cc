@@ -125,21 +125,37 @@ std::vector<float> run(const ConvGemmKernel& kernel, const Case& c, const Data& 
 }
 
 // run() with the direct convolution (conv_direct.h) for output channels [m0, m1) (other rows keep y0), its columns
-// split at `splits`.
-std::vector<float> runDirect(const Case& c, const Data& d, std::vector<int64_t> splits, int m0, int m1) {
+// split at `splits`; `interleaved`: convDirectInterleaved over x in the channel-interleaved layout (shape.channels a
+// multiple of 8), with the weights packed in its order.
+std::vector<float> runDirect(const Case& c, const Data& d, std::vector<int64_t> splits, int m0, int m1,
+                             bool interleaved = false) {
+  const ConvShape& s = c.shape;
+  const int taps = s.kernelHeight * s.kernelWidth, K = s.channels * taps;
+  std::vector<float> x = d.x;  // the gaps between samples keep their sentinels
+  if (interleaved) {
+    const int64_t plane = int64_t(s.height) * s.width;
+    for (int n = 0; n < c.samples; ++n)
+      for (int ch = 0; ch < s.channels; ++ch)
+        for (int64_t q = 0; q < plane; ++q)
+          x[size_t(n * d.xStride + (ch / 8 * plane + q) * 8 + ch % 8)] = d.x[size_t(n * d.xStride + ch * plane + q)];
+  }
   std::vector<float> y = d.y0;
   std::vector<float> relu(c.relu ? d.y0.size() : 0, kSentinel);
-  const int K = c.shape.channels * c.shape.kernelHeight * c.shape.kernelWidth;
-  const std::vector<float> packed = lrp::kernels::packDirectConvWeights(d.weight.data(), c.outChannels, K);
-  const ConvGemmProblem p{c.shape,   m1 - m0,  d.weight.data() + int64_t(m0) * K, d.x.data(),
+  const std::vector<float> packed =
+      interleaved ? lrp::kernels::packDirectConvWeightsInterleaved(d.weight.data(), c.outChannels, s.channels, taps)
+                  : lrp::kernels::packDirectConvWeights(d.weight.data(), c.outChannels, K);
+  const ConvGemmProblem p{s,         m1 - m0,  d.weight.data() + int64_t(m0) * K, x.data(),
                           d.xStride, y.data() + m0 * d.positions, d.yStride, c.bias ? d.bias.data() + m0 : nullptr,
                           c.alpha,   c.accumulate, {}, c.relu ? relu.data() + m0 * d.positions : nullptr,
                           c.scale ? d.scale.data() + m0 * d.positions : nullptr};
   const int64_t columns = c.samples * d.positions;
   splits.insert(splits.begin(), 0);
   splits.push_back(columns);
-  for (size_t i = 0; i + 1 < splits.size(); ++i)
-    lrp::kernels::convDirect(p, packed.data() + int64_t(m0) * K, splits[i], splits[i + 1] - splits[i]);
+  for (size_t i = 0; i + 1 < splits.size(); ++i) {
+    const float* weights = packed.data() + int64_t(m0) * K;
+    if (interleaved) lrp::kernels::convDirectInterleaved(p, weights, splits[i], splits[i + 1] - splits[i]);
+    else lrp::kernels::convDirect(p, weights, splits[i], splits[i + 1] - splits[i]);
+  }
   y.insert(y.end(), relu.begin(), relu.end());
   return y;
 }
@@ -265,6 +281,42 @@ int testCol2im(const std::vector<Case>& cases) {
 }
 
 }  // namespace
+
+// The direct convolution (planar or channel-interleaved) on `cases`: against float64, and the same bits for any split
+// of the columns and for the output channels split at a panel. Returns the failures.
+int checkDirect(const std::vector<Case>& cases, bool interleaved, std::mt19937& rng, const char* label) {
+  auto runOne = [interleaved](const Case& c, const Data& d, std::vector<int64_t> splits, int m0, int m1) {
+    return runDirect(c, d, std::move(splits), m0, m1, interleaved);
+  };
+  double maxError = 0;
+  int failures = 0;
+  for (const Case& c : cases) {
+    const Data d = makeData(c, rng);
+    const std::vector<float> y = runOne(c, d, {}, 0, c.outChannels);
+    std::string failure = check(c, d, y, maxError);
+    const int64_t columns = c.samples * d.positions;
+    if (failure.empty() && columns > 2) {
+      const std::vector<int64_t> splits{1, columns / 3 + 1, std::max<int64_t>(columns / 3 + 1, columns - 2)};
+      if (runOne(c, d, splits, 0, c.outChannels) != y) failure = "splitting the columns changed bits";
+    }
+    if (failure.empty() && c.outChannels > 16) {
+      std::vector<float> halves = runOne(c, d, {}, 0, 16);
+      const std::vector<float> second = runOne(c, d, {}, 16, c.outChannels);
+      const size_t parts = c.relu ? 2 : 1, size = d.y0.size();
+      for (size_t part = 0; part < parts; ++part)
+        for (int n = 0; n < c.samples; ++n)
+          for (int64_t i = 16 * d.positions; i < c.outChannels * d.positions; ++i)
+            halves[part * size + size_t(n * d.yStride + i)] = second[part * size + size_t(n * d.yStride + i)];
+      if (halves != y) failure = "output channels split at a panel changed bits";
+    }
+    if (!failure.empty()) {
+      ++failures;
+      std::printf("FAIL %s %s: %s\n", label, describe(c).c_str(), failure.c_str());
+    }
+  }
+  std::printf("%s max error vs float64 %.2e over %zu shapes\n", label, maxError, cases.size());
+  return failures;
+}
 
 int main() {
   const std::vector<ConvGemmKernel>& kernels = lrp::kernels::availableConvGemmKernels();
@@ -407,36 +459,50 @@ int main() {
       c.bias = false;
       direct.push_back(c);
     }
-    double maxError = 0;
     std::mt19937 dataRng(13);
-    int directFailures = 0;
-    for (const Case& c : direct) {
-      const Data d = makeData(c, dataRng);
-      const std::vector<float> y = runDirect(c, d, {}, 0, c.outChannels);
-      std::string failure = check(c, d, y, maxError);
-      const int64_t columns = c.samples * d.positions;
-      if (failure.empty() && columns > 2) {
-        const std::vector<int64_t> splits{1, columns / 3 + 1, std::max<int64_t>(columns / 3 + 1, columns - 2)};
-        if (runDirect(c, d, splits, 0, c.outChannels) != y) failure = "splitting the columns changed bits";
-      }
-      if (failure.empty() && c.outChannels > 16) {
-        std::vector<float> halves = runDirect(c, d, {}, 0, 16);
-        const std::vector<float> second = runDirect(c, d, {}, 16, c.outChannels);
-        const size_t parts = c.relu ? 2 : 1, size = d.y0.size();
-        for (size_t part = 0; part < parts; ++part)
-          for (int n = 0; n < c.samples; ++n)
-            for (int64_t i = 16 * d.positions; i < c.outChannels * d.positions; ++i)
-              halves[part * size + size_t(n * d.yStride + i)] = second[part * size + size_t(n * d.yStride + i)];
-        if (halves != y) failure = "output channels split at a panel changed bits";
-      }
-      if (!failure.empty()) {
-        ++directFailures;
-        std::printf("FAIL direct %s: %s\n", describe(c).c_str(), failure.c_str());
+    // The interleaved layout's cases: channel counts that are multiples of 8 (one group and several), stride 1 and 2,
+    // dilation, maps narrower and wider than a tile, with each epilogue.
+    const int interleavedSizes[][6] = {{8, 6, 3, 1, 5, 3}, {16, 18, 3, 1, 20, 2}, {24, 10, 3, 2, 33, 2},
+                                       {32, 34, 3, 1, 16, 1}, {64, 9, 3, 1, 40, 4}, {8, 7, 1, 1, 17, 3}};
+    const size_t planar = direct.size();
+    for (const auto& v : interleavedSizes) {
+      Case c = fixedCase(v[0], v[1], v[2], v[3], 0, v[4], v[5]);
+      direct.push_back(c);
+      c.accumulate = true;
+      c.alpha = -0.7f;
+      c.relu = false;
+      c.shape.dilationHeight = 2;
+      c.shape.outHeight = outSize(v[1], v[2], v[3], 0, 2);
+      if (c.shape.outHeight > 0) direct.push_back(c);
+      c = fixedCase(v[0], v[1], v[2], v[3], 0, v[4], v[5]);
+      c.scale = true;
+      c.bias = false;
+      direct.push_back(c);
+    }
+    failures += checkDirect(std::vector<Case>(direct.begin(), direct.begin() + std::ptrdiff_t(planar)), false, dataRng,
+                            lrp::kernels::cpuFeatures().avx2Fma ? "direct (avx2-fma)" : "direct (fallback: convGemm)");
+    // The channel-interleaved direct convolution, on every case above whose channels come in groups of 8.
+    std::vector<Case> grouped;
+    for (const Case& c : direct)
+      if (lrp::kernels::convDirectInterleaves(c.shape)) grouped.push_back(c);
+    std::mt19937 interleavedRng(17);
+    failures += checkDirect(grouped, true, interleavedRng,
+                            lrp::kernels::cpuFeatures().avx2Fma ? "direct interleaved (avx2-fma)" : "direct interleaved (portable)");
+    // interleaveChannelRows for widths around its 8-position blocks.
+    for (int width = 0; width <= 19; ++width) {
+      std::vector<float> rows(size_t(8 * width)), out(size_t(8 * width + 3), kSentinel);
+      for (size_t i = 0; i < rows.size(); ++i) rows[i] = float(i) + 0.5f;
+      const float* pointers[8];
+      for (int c = 0; c < 8; ++c) pointers[c] = rows.data() + c * width;
+      lrp::kernels::interleaveChannelRows(pointers, width, out.data());
+      bool ok = out[size_t(8 * width)] == kSentinel;
+      for (int w = 0; w < width; ++w)
+        for (int c = 0; c < 8; ++c) ok = ok && out[size_t(w * 8 + c)] == rows[size_t(c * width + w)];
+      if (!ok) {
+        ++failures;
+        std::printf("FAIL interleaveChannelRows width %d\n", width);
       }
     }
-    std::printf("direct (%s) max error vs float64 %.2e over %zu shapes\n",
-                lrp::kernels::cpuFeatures().avx2Fma ? "avx2-fma" : "fallback: convGemm", maxError, direct.size());
-    failures += directFailures;
   }
   failures += testCol2im(cases);
   std::printf("%zu shapes × %zu kernels: %s\n", cases.size(), kernels.size(), failures ? "FAILED" : "all passed");

@@ -99,12 +99,13 @@ test('a batch of 50 inputs with a corrupt image in the middle: 49 outputs, 50 su
   const heatmap = PNG.sync.read(fs.readFileSync(path.join(out, 'in-01.png')));
   t.deepEqual([heatmap.width, heatmap.height], [16, 16]);
 
-  // Each output equals explaining that input on its own.
+  // Each output equals explaining that input on its own, to float32 rounding: a batch of 4 or more may run its
+  // convolutions on another kernel than one sample does (the direct one, summing in another order; ~1e-6 apart here).
   const single = path.join(dir, 'single.npy');
   const alone = await lrp(['explain', CNN, '-i', path.join(inputs, 'in-04.npy'), '-o', single]);
   t.is(alone.status, 0, alone.stderr);
   const a = readNpy(single).data as Float32Array, b = readNpy(path.join(out, 'in-04.relevance.npy')).data as Float32Array;
-  t.true(a.every((v, i) => Math.abs(v - b[i]!) <= 1e-6 * (1 + Math.abs(v))));
+  t.true(a.every((v, i) => Math.abs(v - b[i]!) <= 1e-5 * (1 + Math.abs(v))));
 });
 
 test('--inputs with a pattern, a truncated .npy, --summary, --json and a fixed target', async (t) => {
