@@ -1,7 +1,6 @@
 // The direct convolution's weight packing and its choice (conv_direct.h); the kernel is in conv_direct_avx2.cc.
 #include "conv_direct.h"
 
-#include <algorithm>
 #include <cstddef>
 
 #include "cpu_features.h"
