@@ -18,6 +18,8 @@
         "native/kernels/conv_direct.cc",
         "native/kernels/conv_direct_avx2.cc",
         "native/kernels/conv_gemm.cc",
+        "native/kernels/conv_rows.cc",
+        "native/kernels/conv_rows_avx2.cc",
         "native/kernels/cpu_features.cc",
         "native/kernels/dispatch.cc",
         "native/kernels/elementwise.cc",

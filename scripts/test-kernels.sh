@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-KERNELS=(native/kernels/conv.cc native/kernels/conv_direct.cc native/kernels/conv_direct_avx2.cc native/kernels/conv_gemm.cc native/kernels/cpu_features.cc native/kernels/dispatch.cc
+KERNELS=(native/kernels/conv.cc native/kernels/conv_direct.cc native/kernels/conv_direct_avx2.cc native/kernels/conv_gemm.cc native/kernels/conv_rows.cc native/kernels/conv_rows_avx2.cc
+         native/kernels/cpu_features.cc native/kernels/dispatch.cc
          native/kernels/gemm_avx2.cc native/kernels/gemm_avx512.cc native/kernels/gemm_blocked.cc native/kernels/gemm_neon.cc
          native/kernels/float_memory.cc native/kernels/gemm_packed_b.cc native/kernels/gemm_scalar.cc)
 # The shipped build's flags (binding.gyp): no -march, so the SIMD kernels are chosen at run time.

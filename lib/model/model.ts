@@ -297,7 +297,7 @@ export class Model {
         layerScratch = Math.max(layerScratch, out * 2 + inSize * 5);
         // Up to four derived weight sets, cached once; a dense layer's are also kept packed for its forward and its
         // transposed product (batches above 4), three copies of each. A convolution's: up to three more side by side
-        // (zᴮ on an input with both signs), and the CPU backend's packed, flipped and direct-convolution copies.
+        // (zᴮ on an input with both signs), and the CPU backend's packed, flipped and direct- or row-convolution copies.
         const weightBytes = node.layer.weight.data.length * 4;
         derivedWeights += node.layer.type === 'dense' ? weightBytes * 4 * 3 : weightBytes * (4 + 3 + 3);
       } else {

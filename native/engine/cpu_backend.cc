@@ -14,6 +14,7 @@
 #include "../kernels/conv.h"
 #include "../kernels/conv_direct.h"
 #include "../kernels/conv_gemm.h"
+#include "../kernels/conv_rows.h"
 #include "../kernels/elementwise.h"
 #include "../kernels/float_memory.h"
 #include "../kernels/gemm.h"
@@ -424,6 +425,12 @@ class CpuBackend final : public Backend {
   void convForwardInto(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
                        bool accumulate, float sign, float* relu, const float* scale) {
     if (g.groups != 1) return convForwardGrouped(g, batch, x, weight, bias, y, accumulate, sign);
+    if (usesRowConvolution(g)) {
+      if (!reachesOnlyInput(g)) {
+        return convOverPaddedCopy(g, batch, false, paddedInput(g, x), weight, bias, y, accumulate, sign, relu, scale);
+      }
+      return convRowsInto(g, batch, x, weight, bias, y, accumulate, sign, relu, scale);
+    }
     if (usesDirectConvolution(g, batch)) {
       if (!reachesOnlyInput(g)) {
         // The direct kernel reads every tap without bounds checks: a zero-padded copy of the input first.
@@ -473,6 +480,29 @@ class CpuBackend final : public Backend {
   static bool usesDirectConvolution(const ConvGeometry& g, int batch) {
     if (g.groups != 1 || (g.kernelHeight == 1 && g.kernelWidth == 1)) return false;
     return kernels::convDirectSuits(groupShape(g), g.outChannels, batch);
+  }
+
+  // The row convolution (kernels/conv_rows.h) for few input or few output channels: the RGB stem and its transposed
+  // step. Not for 1×1 convolutions (plain GEMMs).
+  static bool usesRowConvolution(const ConvGeometry& g) {
+    if (g.groups != 1 || (g.kernelHeight == 1 && g.kernelWidth == 1)) return false;
+    return kernels::convRowsSuits(groupShape(g), g.outChannels);
+  }
+
+  // convForwardInto with the row kernel, for g whose taps stay inside its input: the threads split the output
+  // positions of the whole batch in pieces of 32.
+  void convRowsInto(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias, float* y,
+                    bool accumulate, float sign, float* relu, const float* scale) {
+    const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inChannels) * g.inHeight * g.inWidth;
+    const int depth = g.inChannels * g.kernelHeight * g.kernelWidth;
+    const std::vector<float>& byDepth = rowWeights(weight, g.outChannels, depth);
+    const kernels::ConvGemmProblem problem{groupShape(g), g.outChannels, weight, x,    inSize, y, int64_t(g.outChannels) * outSize,
+                                           bias,          sign,          accumulate, {}, relu, scale};
+    const int64_t columns = int64_t(batch) * outSize, pieces = (columns + 31) / 32;
+    parallelForDynamic(pieces, threads_, columnTasks(pieces, 2 * columns * g.outChannels * depth), [&](int64_t p0, int64_t p1) {
+      const int64_t begin = p0 * 32, end = std::min(columns, p1 * 32);
+      kernels::convRows(problem, byDepth.data(), begin, end - begin);
+    });
   }
 
   // True where g's taps stay inside its input (no padding on any side): what the direct kernel reads unchecked.
@@ -557,9 +587,9 @@ class CpuBackend final : public Backend {
     // convTransposedTimes' flipped convolution reads a zero-padded copy of s: compute s into that copy directly.
     if (in && g.groups == 1 && usesFlippedConvolution(g)) {
       const ConvGeometry flipped = flippedGeometry(g);
-      const bool direct = usesDirectConvolution(flipped, batch);
-      if (direct ? !reachesOnlyInput(flipped)
-                 : !isStridedPointwise(flipped) && kernels::convGemmPrefersPaddedInput(groupShape(flipped))) {
+      const bool rows = usesRowConvolution(flipped), direct = !rows && usesDirectConvolution(flipped, batch);
+      if (direct || rows ? !reachesOnlyInput(flipped)
+                         : !isStridedPointwise(flipped) && kernels::convGemmPrefersPaddedInput(groupShape(flipped))) {
         auto quotient = [&](const ConvGeometry& u, int n0, int count, float* sp, bool interleaved) {
           const int64_t from = n0 * inputSample(flipped);
           padQuotient(flipped, u, count,
@@ -581,12 +611,13 @@ class CpuBackend final : public Backend {
 
   // With stride 1 the transposed convolution is a convolution of s with the kernel flipped and its channel axes
   // swapped: the forward path (no col2im, no zeroing of dx, no gather of s) at the forward pass's speed.
-  // Not for few input channels (the first layer's RGB): the flipped GEMM would have that few rows, and packing its
-  // outChannels·kh·kw-deep panels would cost more than the col2im it saves.
+  // Few input channels (the first layer's RGB) only where the row kernel runs it: the flipped GEMM would have that
+  // few rows, and packing its outChannels·kh·kw-deep panels would cost more than the col2im it saves.
   static bool usesFlippedConvolution(const ConvGeometry& g) {
-    if (g.strideHeight != 1 || g.strideWidth != 1 || g.inChannels < 16) return false;
+    if (g.strideHeight != 1 || g.strideWidth != 1) return false;
     const ConvGeometry flipped = flippedGeometry(g);
-    return flipped.padTop >= 0 && flipped.padLeft >= 0;
+    if (flipped.padTop < 0 || flipped.padLeft < 0) return false;
+    return g.inChannels >= 16 || usesRowConvolution(flipped);
   }
 
   void convTransposed(const ConvGeometry& g, int batch, const float* s, const float* weight, float* dx) override {
@@ -1063,6 +1094,7 @@ class CpuBackend final : public Backend {
     for (const auto& entry : flipped_) bytes += int64_t(entry.second.size()) * 4;
     for (const auto& entry : packed_) bytes += int64_t(entry.second.data.size()) * 4;
     for (const auto& entry : directPacked_) bytes += int64_t(entry.second.size()) * 4;
+    for (const auto& entry : byDepth_) bytes += int64_t(entry.second.size()) * 4;
     for (const auto& entry : transposed_)
       bytes += int64_t(entry.second.data.size() + entry.second.packing.data.size()) * 4;
     for (const auto& entry : packedDense_) bytes += int64_t(entry.second.bytes());
@@ -1113,6 +1145,15 @@ class CpuBackend final : public Backend {
                                          : kernels::packDirectConvWeights(weight, rows, channels * taps))
                .first;
     }
+    return it->second;
+  }
+
+  // W [rows, depth] depth-major for the row convolution, once per weight tensor (keyed as packedWeights).
+  const std::vector<float>& rowWeights(const float* weight, int rows, int depth) {
+    std::lock_guard<std::mutex> lock(weightCacheMutex_);
+    const auto key = std::make_tuple(weight, rows, depth);
+    auto it = byDepth_.find(key);
+    if (it == byDepth_.end()) it = byDepth_.emplace(key, kernels::packRowConvWeights(weight, rows, depth)).first;
     return it->second;
   }
 
@@ -1216,6 +1257,7 @@ class CpuBackend final : public Backend {
   std::map<std::pair<const float*, int64_t>, std::vector<float>> flipped_;  // see flippedWeights
   std::map<std::tuple<const float*, int, int>, kernels::ConvWeightPacking> packed_;  // see packedWeights
   std::map<std::tuple<const float*, int, int, bool>, std::vector<float>> directPacked_;  // see directWeights
+  std::map<std::tuple<const float*, int, int>, std::vector<float>> byDepth_;  // see rowWeights
   std::map<std::tuple<const float*, int, int>, TransposedWeights> transposed_;  // see transposedWeights
   std::map<std::tuple<const float*, bool, int, int>, kernels::PackedGemmB> packedDense_;  // see packedDenseWeights
   std::multimap<int64_t, float*> free_;          // recycled buffers by size (floats)

@@ -74,28 +74,11 @@ std::vector<int64_t> directConvOffsets(const ConvShape& s, int interleave) {
 
 namespace {
 
-// convDirectInterleaved without AVX2: each output value summed over the depth in the interleaved order, then
-// convGemm's epilogue (alpha, accumulate, bias, scale, ReLU copy).
+// convDirectInterleaved without AVX2: the plain loop over the depth in the interleaved order.
 void convDirectInterleavedPortable(const ConvGemmProblem& p, const float* packed, int64_t col0, int64_t cols) {
-  const ConvShape& s = p.shape;
-  const int taps = s.kernelHeight * s.kernelWidth, depth = s.channels * taps;
-  const int64_t positions = int64_t(s.outHeight) * s.outWidth;
-  const std::vector<int64_t> offsets = directConvOffsets(s, kInterleavedChannels);
-  for (int64_t col = col0; col < col0 + cols; ++col) {
-    const int64_t n = col / positions, q = col % positions, oh = q / s.outWidth, ow = q % s.outWidth;
-    const float* source = p.x + n * p.xSampleStride + (oh * s.strideHeight * s.width + ow * s.strideWidth) * kInterleavedChannels;
-    for (int r = 0; r < p.outChannels; ++r) {
-      const float* w = packed + int64_t(r / kLanes) * depth * kLanes + r % kLanes;
-      float acc = 0.f;
-      for (int k = 0; k < depth; ++k) acc += source[offsets[size_t(k)]] * w[int64_t(k) * kLanes];
-      const int64_t at = n * p.ySampleStride + int64_t(r) * positions + q;
-      float y = p.accumulate ? p.alpha * acc + p.y[at] : p.alpha * acc;
-      if (p.bias) y += p.alpha * p.bias[r];
-      if (p.scale) y *= p.scale[at];
-      p.y[at] = y;
-      if (p.relu) p.relu[at] = y > 0.f ? y : 0.f;
-    }
-  }
+  const int64_t depth = int64_t(p.shape.channels) * p.shape.kernelHeight * p.shape.kernelWidth;
+  convDirectLoop(p, kInterleavedChannels, [&](int r, int k) { return packed[(r / kLanes * depth + k) * kLanes + r % kLanes]; },
+                 col0, cols);
 }
 
 }  // namespace

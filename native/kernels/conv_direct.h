@@ -8,6 +8,7 @@
 // packed once per model into 16-channel panels, k-major, and the tile is stored transposed into the NCHW output.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -58,6 +59,32 @@ void convDirectInterleaved(const ConvGemmProblem& problem, const float* packedWe
 // Where the direct kernels read x for each k of the depth, relative to an output position's first input value: planar
 // (interleave 1, k = c · taps + t) or channel-interleaved (interleave 8, k = (c / 8 · taps + t) · 8 + c % 8).
 std::vector<int64_t> directConvOffsets(const ConvShape& shape, int interleave);
+
+// The plain loop behind the portable direct kernels: each output value of the columns [col0, col0 + cols) summed over
+// the depth in order, x read at directConvOffsets(shape, interleave) from the position's first input value, W[r, k]
+// given by weight(r, k) from the kernel's own packing; then convGemm's epilogue (alpha, accumulate, bias, scale, ReLU
+// copy).
+template <class Weight>
+void convDirectLoop(const ConvGemmProblem& p, int interleave, const Weight& weight, int64_t col0, int64_t cols) {
+  const ConvShape& s = p.shape;
+  const int depth = s.channels * s.kernelHeight * s.kernelWidth;
+  const int64_t positions = int64_t(s.outHeight) * s.outWidth;
+  const std::vector<int64_t> offsets = directConvOffsets(s, interleave);
+  for (int64_t col = col0; col < col0 + cols; ++col) {
+    const int64_t n = col / positions, q = col % positions, oh = q / s.outWidth, ow = q % s.outWidth;
+    const float* source = p.x + n * p.xSampleStride + (oh * s.strideHeight * s.width + ow * s.strideWidth) * interleave;
+    for (int r = 0; r < p.outChannels; ++r) {
+      float acc = 0.f;
+      for (int k = 0; k < depth; ++k) acc += source[offsets[size_t(k)]] * weight(r, k);
+      const int64_t at = n * p.ySampleStride + int64_t(r) * positions + q;
+      float y = p.accumulate ? p.alpha * acc + p.y[at] : p.alpha * acc;
+      if (p.bias) y += p.alpha * p.bias[r];
+      if (p.scale) y *= p.scale[at];
+      p.y[at] = y;
+      if (p.relu) p.relu[at] = y > 0.f ? y : 0.f;
+    }
+  }
+}
 
 // out[w·8 + c] = rows[c][w] for c < 8, w < width: one group of 8 channel rows in the interleaved layout.
 void interleaveChannelRows(const float* const* rows, int width, float* out);

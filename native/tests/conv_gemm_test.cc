@@ -15,6 +15,7 @@
 
 #include "../kernels/conv.h"
 #include "../kernels/conv_direct.h"
+#include "../kernels/conv_rows.h"
 #include "../kernels/conv_gemm.h"
 #include "../kernels/cpu_features.h"
 
@@ -124,11 +125,13 @@ std::vector<float> run(const ConvGemmKernel& kernel, const Case& c, const Data& 
   return y;
 }
 
-// run() with the direct convolution (conv_direct.h) for output channels [m0, m1) (other rows keep y0), its columns
-// split at `splits`; `interleaved`: convDirectInterleaved over x in the channel-interleaved layout (shape.channels a
-// multiple of 8), with the weights packed in its order.
-std::vector<float> runDirect(const Case& c, const Data& d, std::vector<int64_t> splits, int m0, int m1,
-                             bool interleaved = false) {
+// The direct kernels: convDirect, convDirectInterleaved and convRows (conv_rows.h).
+enum class Direct { Planar, Interleaved, Rows };
+
+// run() with a direct kernel for output channels [m0, m1) (other rows keep y0), its columns split at `splits`;
+// Interleaved: x in the channel-interleaved layout (shape.channels a multiple of 8), the weights packed in its order.
+std::vector<float> runDirect(const Case& c, const Data& d, std::vector<int64_t> splits, int m0, int m1, Direct kind) {
+  const bool interleaved = kind == Direct::Interleaved;
   const ConvShape& s = c.shape;
   const int taps = s.kernelHeight * s.kernelWidth, K = s.channels * taps;
   std::vector<float> x = d.x;  // the gaps between samples keep their sentinels
@@ -142,8 +145,9 @@ std::vector<float> runDirect(const Case& c, const Data& d, std::vector<int64_t> 
   std::vector<float> y = d.y0;
   std::vector<float> relu(c.relu ? d.y0.size() : 0, kSentinel);
   const std::vector<float> packed =
-      interleaved ? lrp::kernels::packDirectConvWeightsInterleaved(d.weight.data(), c.outChannels, s.channels, taps)
-                  : lrp::kernels::packDirectConvWeights(d.weight.data(), c.outChannels, K);
+      kind == Direct::Rows ? lrp::kernels::packRowConvWeights(d.weight.data() + int64_t(m0) * K, m1 - m0, K)
+      : interleaved        ? lrp::kernels::packDirectConvWeightsInterleaved(d.weight.data(), c.outChannels, s.channels, taps)
+                           : lrp::kernels::packDirectConvWeights(d.weight.data(), c.outChannels, K);
   const ConvGemmProblem p{s,         m1 - m0,  d.weight.data() + int64_t(m0) * K, x.data(),
                           d.xStride, y.data() + m0 * d.positions, d.yStride, c.bias ? d.bias.data() + m0 : nullptr,
                           c.alpha,   c.accumulate, {}, c.relu ? relu.data() + m0 * d.positions : nullptr,
@@ -152,8 +156,9 @@ std::vector<float> runDirect(const Case& c, const Data& d, std::vector<int64_t> 
   splits.insert(splits.begin(), 0);
   splits.push_back(columns);
   for (size_t i = 0; i + 1 < splits.size(); ++i) {
-    const float* weights = packed.data() + int64_t(m0) * K;
-    if (interleaved) lrp::kernels::convDirectInterleaved(p, weights, splits[i], splits[i + 1] - splits[i]);
+    const float* weights = packed.data() + (kind == Direct::Rows ? 0 : int64_t(m0) * K);
+    if (kind == Direct::Rows) lrp::kernels::convRows(p, weights, splits[i], splits[i + 1] - splits[i]);
+    else if (interleaved) lrp::kernels::convDirectInterleaved(p, weights, splits[i], splits[i + 1] - splits[i]);
     else lrp::kernels::convDirect(p, weights, splits[i], splits[i + 1] - splits[i]);
   }
   y.insert(y.end(), relu.begin(), relu.end());
@@ -282,11 +287,11 @@ int testCol2im(const std::vector<Case>& cases) {
 
 }  // namespace
 
-// The direct convolution (planar or channel-interleaved) on `cases`: against float64, and the same bits for any split
-// of the columns and for the output channels split at a panel. Returns the failures.
-int checkDirect(const std::vector<Case>& cases, bool interleaved, std::mt19937& rng, const char* label) {
-  auto runOne = [interleaved](const Case& c, const Data& d, std::vector<int64_t> splits, int m0, int m1) {
-    return runDirect(c, d, std::move(splits), m0, m1, interleaved);
+// A direct kernel on `cases`: against float64, and the same bits for any split of the columns and for the output
+// channels split at a panel (16). Returns the failures.
+int checkDirect(const std::vector<Case>& cases, Direct kind, std::mt19937& rng, const char* label) {
+  auto runOne = [kind](const Case& c, const Data& d, std::vector<int64_t> splits, int m0, int m1) {
+    return runDirect(c, d, std::move(splits), m0, m1, kind);
   };
   double maxError = 0;
   int failures = 0;
@@ -479,14 +484,14 @@ int main() {
       c.bias = false;
       direct.push_back(c);
     }
-    failures += checkDirect(std::vector<Case>(direct.begin(), direct.begin() + std::ptrdiff_t(planar)), false, dataRng,
+    failures += checkDirect(std::vector<Case>(direct.begin(), direct.begin() + std::ptrdiff_t(planar)), Direct::Planar, dataRng,
                             lrp::kernels::cpuFeatures().avx2Fma ? "direct (avx2-fma)" : "direct (fallback: convGemm)");
     // The channel-interleaved direct convolution, on every case above whose channels come in groups of 8.
     std::vector<Case> grouped;
     for (const Case& c : direct)
       if (lrp::kernels::convDirectInterleaves(c.shape)) grouped.push_back(c);
     std::mt19937 interleavedRng(17);
-    failures += checkDirect(grouped, true, interleavedRng,
+    failures += checkDirect(grouped, Direct::Interleaved, interleavedRng,
                             lrp::kernels::cpuFeatures().avx2Fma ? "direct interleaved (avx2-fma)" : "direct interleaved (portable)");
     // interleaveChannelRows for widths around its 8-position blocks.
     for (int width = 0; width <= 19; ++width) {
@@ -503,6 +508,35 @@ int main() {
         std::printf("FAIL interleaveChannelRows width %d\n", width);
       }
     }
+    // The row convolution, on every unpadded case above with stride 1 along the rows, and on shapes like those it is
+    // chosen for: RGB stems (27 and 54 deep) and their transposed steps (3, 6 and 9 output channels), rows of 32
+    // positions (one tile) and of widths that leave partial vectors (1–7 lanes), 2–6 channels per tile with a
+    // remainder, stride 2 down the rows, dilation, with each epilogue.
+    std::vector<Case> rows;
+    for (const Case& c : direct)
+      if (c.shape.strideWidth == 1) rows.push_back(c);
+    const int rowSizes[][6] = {{3, 34, 3, 1, 64, 2}, {6, 34, 3, 1, 32, 2}, {64, 34, 3, 1, 3, 2}, {64, 10, 3, 1, 6, 3},
+                               {18, 21, 3, 1, 9, 2}, {5, 15, 3, 1, 13, 3}, {2, 42, 5, 1, 7, 2}, {16, 11, 3, 1, 8, 4},
+                               {1, 9, 2, 1, 1, 3}, {4, 27, 3, 1, 11, 1}};
+    for (const auto& v : rowSizes) {
+      Case c = fixedCase(v[0], v[1], v[2], v[3], 0, v[4], v[5]);
+      rows.push_back(c);
+      c.accumulate = true;
+      c.alpha = -0.7f;
+      c.relu = false;
+      c.shape.dilationHeight = c.shape.dilationWidth = 2;
+      c.shape.outHeight = c.shape.outWidth = outSize(v[1], v[2], 1, 0, 2);
+      if (c.shape.outHeight > 0) rows.push_back(c);
+      c = fixedCase(v[0], v[1], v[2], v[3], 0, v[4], v[5]);
+      c.scale = true;
+      c.bias = false;
+      c.shape.strideHeight = 2;
+      c.shape.outHeight = outSize(v[1], v[2], 2, 0, 1);
+      rows.push_back(c);
+    }
+    std::mt19937 rowsRng(19);
+    failures += checkDirect(rows, Direct::Rows, rowsRng,
+                            lrp::kernels::cpuFeatures().avx2Fma ? "rows (avx2-fma)" : "rows (portable)");
   }
   failures += testCol2im(cases);
   std::printf("%zu shapes × %zu kernels: %s\n", cases.size(), kernels.size(), failures ? "FAILED" : "all passed");

@@ -131,7 +131,9 @@ test.serial('conv2d: stride 1–3, padding 0–2 (and asymmetric), dilation 1–
 test.serial('conv2d on the kernels chosen by shape and batch (direct, sample-parallel col2im, stacked signed inputs), every rule', async (t) => {
   // Where the backend leaves the implicit GEMM (native/engine/cpu_backend.cc): 3×3 convolutions at least 32 deep run
   // as the direct convolution when strided, and at stride 1 from batch 4 where the GEMM would pack its panels (16×16
-  // maps and smaller; the transposed step is then a direct convolution too); the col2im transposed step gives each
+  // maps and smaller; the transposed step is then a direct convolution too); at stride 1 along the rows, those less
+  // than 32 deep or with fewer than 16 filters run as the row convolution, and so do the transposed steps onto fewer
+  // than 16 input channels (an RGB stem's, as a flipped convolution); the col2im transposed step (strided) gives each
   // thread whole chunks of samples once there are 2 chunks per thread (one sample per chunk from 64×64 maps); z⁺ and
   // zᴮ on an input with both signs stack their inputs into one convolution; with fewer output positions than rows of
   // Wᵀ (small maps at batch 1) the col2im step splits input channels over the threads, each computing its rows of
@@ -142,19 +144,21 @@ test.serial('conv2d on the kernels chosen by shape and batch (direct, sample-par
   let worst = 0;
   let checks = 0;
   const shapes = [
-    { C: 3, H: 64, W: 64, out: 8, stride: 1, batch: 6 },   // stem-like: col2im, one sample per chunk
+    { C: 3, H: 32, W: 32, out: 8, stride: 1, batch: 6 },   // stem: row convolution both ways, padded per sample
+    { C: 3, H: 20, W: 19, out: 8, stride: 1, batch: 1 },   // the same, rows of 8 + 8 + 3 positions
+    { C: 3, H: 128, W: 128, out: 8, stride: 2, batch: 6 }, // col2im, one sample per chunk
     { C: 4, H: 64, W: 63, out: 6, stride: 2, batch: 13 },  // direct strided, 4 samples per col2im chunk
     { C: 16, H: 16, W: 16, out: 20, stride: 1, batch: 5 }, // direct at stride 1, forward and flipped transposed
     { C: 8, H: 15, W: 13, out: 17, stride: 2, batch: 3 },  // direct strided, 17 filters: a second partial panel
     { C: 5, H: 17, W: 18, out: 33, stride: 2, batch: 3 },  // direct strided, three panels (the last of one filter)
     { C: 6, H: 14, W: 13, out: 40, stride: 3, batch: 2 },  // direct at stride 3
-    { C: 3, H: 20, W: 19, out: 8, stride: 1, batch: 1 },   // col2im, one chunk: its columns, then its channels split
-    { C: 3, H: 10, W: 10, out: 8, stride: 1, batch: 3 },   // col2im, one chunk of 3 samples: channel splits across them
+    { C: 3, H: 40, W: 37, out: 8, stride: 2, batch: 1 },   // col2im, one chunk: its columns, then its channels split
+    { C: 3, H: 20, W: 20, out: 8, stride: 2, batch: 3 },   // col2im, one chunk of 3 samples: channel splits across them
     { C: 37, H: 6, W: 5, out: 12, stride: 2, batch: 1 },   // 9 columns, 333 rows: input channels split (odd count)
     { C: 7, H: 4, W: 4, out: 9, stride: 2, batch: 2 },     // 8 columns of 2 samples, 63 rows: both scattered per part
     { C: 12, H: 3, W: 3, out: 5, stride: 1, batch: 1, k: 1 }, // 1×1: the product is dx itself, split by channels
-    { C: 4, H: 32, W: 32, out: 8, stride: 1, batch: 13 },  // padded copy made and read per sample on each thread
-    { C: 16, H: 32, W: 32, out: 8, stride: 1, batch: 12 }, // the same for the flipped transposed product's quotient
+    { C: 4, H: 32, W: 32, out: 8, stride: 1, batch: 13 },  // padded copy made and read per sample on each thread (rows)
+    { C: 16, H: 32, W: 32, out: 8, stride: 1, batch: 12 }, // the same for the flipped transposed product's quotient (direct)
     { C: 8, H: 48, W: 47, out: 16, stride: 2, batch: 12 }, // and for the direct strided convolution's copy
   ];
   for (const { C, H, W, out, stride, batch, k = 3 } of shapes) {
