@@ -1,10 +1,16 @@
-// Max pooling without bounds checks (see pool.h); 2×2 windows with stride 2 (VGG, most CNNs) have their own loops.
+// Max pooling without bounds checks (see pool.h); 2×2 windows with stride 2 (VGG, most CNNs) have their own loops, and
+// 3×3 windows with stride 2 (the ResNet stem) take four windows at a time with SSE2 (x86-64's baseline: no dispatch).
 #include "pool.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define LRP_POOL_SSE2 1
+#endif
 
 namespace lrp::kernels {
 
@@ -73,6 +79,32 @@ inline float max3x3(const float* r0, const float* r1, const float* r2, int c) {
   return best;
 }
 
+#if defined(LRP_POOL_SSE2)
+// Four windows side by side, from their three rows (r0, r1, r2 at the top-left tap of the first window): taps[3·i + j]
+// = tap (i, j) of the four windows, one per lane. Loads reach column 2·3 + 2 of the first window's row, the last
+// window's last tap, and no further.
+struct FourWindows {
+  __m128 taps[9];
+  FourWindows(const float* r0, const float* r1, const float* r2) {
+    const float* rows[3] = {r0, r1, r2};
+    for (int i = 0; i < 3; ++i) {
+      const float* r = rows[i];
+      const __m128 a = _mm_loadu_ps(r), b = _mm_loadu_ps(r + 4);           // columns 0–3, 4–7
+      const __m128 c = _mm_loadu_ps(r + 2), d = _mm_loadu_ps(r + 5);       // columns 2–5, 5–8
+      taps[3 * i] = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));        // 0 2 4 6
+      taps[3 * i + 1] = _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));    // 1 3 5 7
+      taps[3 * i + 2] = _mm_shuffle_ps(c, d, _MM_SHUFFLE(3, 1, 2, 0));    // 2 4 6 8
+    }
+  }
+  // max3x3's chain: each tap taken where it is strictly greater (max_ps(v, best) is v > best ? v : best, NaN included).
+  __m128 max() const {
+    __m128 best = taps[0];
+    for (int t = 1; t < 9; ++t) best = _mm_max_ps(taps[t], best);
+    return best;
+  }
+};
+#endif
+
 void maxPool3x3Stride2(const PoolWindows& p, const float* x, float* y) {
   const InsideRange rows = insideWindows(p.padTop, p.inHeight, p.outHeight);
   const InsideRange columns = insideWindows(p.padLeft, p.inWidth, p.outWidth);
@@ -86,7 +118,13 @@ void maxPool3x3Stride2(const PoolWindows& p, const float* x, float* y) {
     const float* r0 = x + (2 * oh - p.padTop) * p.inWidth - p.padLeft;
     const float* r1 = r0 + p.inWidth;
     const float* r2 = r1 + p.inWidth;
-    for (int ow = columns.first; ow < columns.last; ++ow) out[ow] = max3x3(r0, r1, r2, 2 * ow);
+    int ow = columns.first;
+#if defined(LRP_POOL_SSE2)
+    // Four windows at a time: the same selects in the same order, so the same values (one thread, 64×64 planes in
+    // cache: 2.9 → 1.6 µs a plane; the gradient below 7.1 → 3.4–4.6 µs).
+    for (; ow + 4 <= columns.last; ow += 4) _mm_storeu_ps(out + ow, FourWindows(r0 + 2 * ow, r1 + 2 * ow, r2 + 2 * ow).max());
+#endif
+    for (; ow < columns.last; ++ow) out[ow] = max3x3(r0, r1, r2, 2 * ow);
     for (int ow = columns.last; ow < p.outWidth; ++ow) out[ow] = windowMax(p, x, oh, ow);
   }
 }
@@ -117,8 +155,24 @@ void maxPoolGradient3x3Stride2(const PoolWindows& p, const float* x, const float
     const int w = p.inWidth;
     for (int block = columns.first; block < columns.last; block += kOffsetBlock) {
       const int end = std::min(columns.last, block + kOffsetBlock);
-      int offsets[kOffsetBlock];
-      for (int ow = block; ow < end; ++ow) {
+      alignas(16) int offsets[kOffsetBlock];
+      int ow = block;
+#if defined(LRP_POOL_SSE2)
+      // Four windows at a time, the same comparisons as below, as lane masks.
+      for (; ow + 4 <= end; ow += 4) {
+        const FourWindows f(r0 + 2 * ow, r1 + 2 * ow, r2 + 2 * ow);
+        const __m128 best = f.max();
+        const int tapOffset[9] = {0, 1, 2, w, w + 1, w + 2, 2 * w, 2 * w + 1, 2 * w + 2};
+        __m128i arg = _mm_and_si128(_mm_castps_si128(_mm_cmpeq_ps(f.taps[8], best)), _mm_set1_epi32(tapOffset[8]));
+        for (int t = 7; t >= 1; --t) {
+          const __m128i equal = _mm_castps_si128(_mm_cmpeq_ps(f.taps[t], best));
+          arg = _mm_or_si128(_mm_and_si128(equal, _mm_set1_epi32(tapOffset[t])), _mm_andnot_si128(equal, arg));
+        }
+        arg = _mm_andnot_si128(_mm_castps_si128(_mm_cmpeq_ps(f.taps[0], best)), arg);
+        _mm_store_si128(reinterpret_cast<__m128i*>(offsets + (ow - block)), arg);
+      }
+#endif
+      for (; ow < end; ++ow) {
         // The maximum as the forward pass takes it, then the first tap equal to it: the tap the strictly-greater chain
         // keeps (a NaN first tap matches nothing and keeps offset 0, as in that chain).
         const int c = 2 * ow;

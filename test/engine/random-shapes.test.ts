@@ -341,9 +341,12 @@ test.serial('pooling: max (padding, dilation, ceil mode, overlapping) and averag
   const random = generator(404);
   const failures: Failure[] = [];
   let worst = 0;
-  const pools: [string, Layer[]][] = [
+  // Wide maps where the 3×3 stride-2 kernels take four windows at a time (and one or two after them one by one).
+  const pools: [string, Layer[], [number, number, number]?][] = [
     ['max 2', [relu(), maxPool2d({ kernel: 2 })]],
     ['max 3 stride 2 padding 1', [relu(), maxPool2d({ kernel: 3, stride: 2, padding: 1 })]],
+    ['max 3 stride 2 padding 1, 21×30', [relu(), maxPool2d({ kernel: 3, stride: 2, padding: 1 })], [3, 21, 30]],
+    ['max 3 stride 2, 20×29', [relu(), maxPool2d({ kernel: 3, stride: 2 })], [3, 20, 29]],
     ['max 3 stride 1 overlapping', [maxPool2d({ kernel: 3, stride: 1 })]],
     ['max 2 ceil', [relu(), maxPool2d({ kernel: 2, ceilMode: true })]],
     ['max 3 stride 2 ceil padding [1,0,0,1]', [relu(), maxPool2d({ kernel: 3, stride: 2, ceilMode: true, padding: [1, 0, 0, 1] })]],
@@ -358,10 +361,10 @@ test.serial('pooling: max (padding, dilation, ceil mode, overlapping) and averag
     ['avg 3 stride 2 ceil padding 1 exclude pad', [relu(), avgPool2d({ kernel: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false })]],
     ['global', [relu(), globalAvgPool()]],
   ];
-  for (const [label, middle] of pools) {
+  for (const [label, middle, shape = [3, 7, 9]] of pools) {
     for (const batch of [1, 7]) {
-      const model = convModelWith(random, [3, 7, 9], middle);
-      const input = uniform(random, batch * 3 * 7 * 9);
+      const model = convModelWith(random, shape, middle);
+      const input = uniform(random, batch * shape[0] * shape[1] * shape[2]);
       const target = randomTargets(random, batch, 5);
       worst = Math.max(worst, await sweepRules(t, `${label} batch ${batch}`, model,
         (rule) => composite({ byName: { conv: rule }, linearDefault: headRule }),
