@@ -48,9 +48,11 @@ class Backend {
   virtual void convTransposedTimes(const ConvGeometry& g, int batch, const float* s, const float* weight, const float* in,
                                    float* dx);
   // convTransposedTimes of s = m·r / stab(z), the quotient stabilizedDivide computes from q. Backends compute s where
-  // they copy it anyway (the CPU's zero-padded copy), a pass over memory less; the default composes the two.
+  // they copy it anyway (the CPU's zero-padded copy), a pass over memory less; the default composes the two. With
+  // `sums` (host memory, one per sample), also sumPerSample's sums of dx: the CPU takes each sample's while it is in
+  // cache, instead of a pass over the whole of dx after.
   virtual void convTransposedQuotientTimes(const ConvGeometry& g, int batch, const Quotient& q, const float* weight,
-                                           const float* in, float* dx);
+                                           const float* in, float* dx, double* sums = nullptr);
   // y = conv(x) + bias and relu = max(y, 0), for a convolution a ReLU follows (the relevance pass needs both);
   // relu may be y (only max(y, 0) kept) where supportsReluInPlace().
   virtual void convForwardRelu(const ConvGeometry& g, int batch, const float* x, const float* weight, const float* bias,
@@ -191,10 +193,11 @@ inline void Backend::quotientTimes(const float* r, const float* z, float epsilon
 }
 
 inline void Backend::convTransposedQuotientTimes(const ConvGeometry& g, int batch, const Quotient& q, const float* weight,
-                                                 const float* in, float* dx) {
+                                                 const float* in, float* dx, double* sums) {
   Buffer s = Buffer::uninitialized(*this, int64_t(batch) * g.outChannels * g.outHeight * g.outWidth);
   stabilizedDivide(q.r, q.z, q.mask, q.maskSign, q.epsilon, s.data(), s.count());
   convTransposedTimes(g, batch, s.data(), weight, in, dx);
+  if (sums) sumPerSample(dx, batch, int64_t(g.inChannels) * g.inHeight * g.inWidth, sums);
 }
 
 inline void Backend::gammaQuotients(int batch, int64_t size, const float* y, const float* q, const float* r, float gamma,

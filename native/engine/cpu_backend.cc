@@ -308,10 +308,12 @@ class CpuBackend final : public Backend {
   // about 512 output positions (whole samples) and runs them alone: its samples' copy is made in its own cache and read
   // there at once, and the threads do not meet between the copy and the convolution. A copy of the whole batch first
   // would be out of L3 before the convolution came back to its first samples (38 MB for vgg-cifar's 64-channel layer
-  // at batch 128). Any split of the batch gives the same bits.
+  // at batch 128). Any split of the batch gives the same bits. With `sums`, also sumPerSample's sums of y: in the
+  // tasks, each sample's right after its convolution, while it is in that core's cache.
   template <class Copy>
   void convOverPaddedCopy(const ConvGeometry& g, int batch, bool direct, const Copy& copy, const float* weight,
-                          const float* bias, float* y, bool accumulate, float sign, float* relu, const float* scale) {
+                          const float* bias, float* y, bool accumulate, float sign, float* relu, const float* scale,
+                          double* sums = nullptr) {
     const ConvGeometry u = unpaddedGeometry(g);
     const bool interleaved = direct && kernels::convDirectInterleaves(groupShape(u));
     auto run = [&](int n0, int count, float* xp) {
@@ -332,8 +334,10 @@ class CpuBackend final : public Backend {
         Scratch xp(*this);
         xp.reserve(int64_t(per) * sample);
         for (int64_t t = t0; t < t1; ++t) {
-          const int n0 = int(t) * per;
-          run(n0, std::min(per, batch - n0), xp.data());
+          const int n0 = int(t) * per, count = std::min(per, batch - n0);
+          run(n0, count, xp.data());
+          if (sums)
+            for (int n = n0; n < n0 + count; ++n) sums[n] = kernels::sum(y + n * outputSample(g), outputSample(g));
         }
       });
       return;
@@ -341,6 +345,7 @@ class CpuBackend final : public Backend {
     Scratch xp(*this);
     xp.reserve(int64_t(batch) * sample);
     run(0, batch, xp.data());
+    if (sums) sumPerSample(y, batch, outputSample(g), sums);
   }
 
   // xp = x placed at (padTop, padLeft) of u's larger planes, zero around it (and cropped where u reaches less far),
@@ -583,7 +588,7 @@ class CpuBackend final : public Backend {
   }
 
   void convTransposedQuotientTimes(const ConvGeometry& g, int batch, const Quotient& q, const float* weight,
-                                   const float* in, float* dx) override {
+                                   const float* in, float* dx, double* sums) override {
     // convTransposedTimes' flipped convolution reads a zero-padded copy of s: compute s into that copy directly.
     if (in && g.groups == 1 && usesFlippedConvolution(g)) {
       const ConvGeometry flipped = flippedGeometry(g);
@@ -597,11 +602,15 @@ class CpuBackend final : public Backend {
                       interleaved);
         };
         return convOverPaddedCopy(flipped, batch, direct, quotient, flippedWeights(g, weight), nullptr, dx, false, 1.f,
-                                  nullptr, in);
+                                  nullptr, in, sums);
       }
     }
-    if (in && usesCol2im(g)) return convTransposedCol2im(g, batch, nullptr, &q, weight, in, dx);
-    Backend::convTransposedQuotientTimes(g, batch, q, weight, in, dx);
+    if (in && usesCol2im(g)) {
+      convTransposedCol2im(g, batch, nullptr, &q, weight, in, dx);
+      if (sums) sumPerSample(dx, batch, inputSample(g), sums);
+      return;
+    }
+    Backend::convTransposedQuotientTimes(g, batch, q, weight, in, dx, sums);
   }
 
   // True where convTransposed takes its col2im path (not grouped, not a strided 1×1, not the flipped convolution).

@@ -64,7 +64,6 @@ class Pass {
     Buffer relInput;
     rel[count - 1] = Buffer(be_, batch_ * outputSize());
     be_.upload(rel[count - 1].data(), initial, rel[count - 1].count());
-    std::vector<double> sums(batch_);
     // Σ R arriving at each layer's output, per sample: the sums of the contributions sent to it (each summed once,
     // when it is made), so no layer's relevance is read a second time for its sum.
     std::vector<std::vector<double>> arriving(count, std::vector<double>(batch_, 0.0));
@@ -105,19 +104,28 @@ class Pass {
           outs[k] = scratch[k].data();
         }
       }
+      // Each contribution's per-sample sums: taken by its producer where it can (contributionSums_), else a pass of
+      // their own here.
+      std::vector<std::vector<double>> sums(inputs, std::vector<double>(batch_));
+      std::vector<bool> summed(inputs, false);
       if (layer.kind == LayerKind::Add && inputs == 2) {
         // contribution()'s norm rule for both inputs of a sum of two, from one pass over R and z.
         be_.quotientTimesPair(rel[i].data(), actData_[i], float(request.rules[i].stabilizer), act(layer.inputs[0]),
                               act(layer.inputs[1]), outs[0], outs[1], batch_ * sampleSize(i));
       } else {
-        for (size_t k = 0; k < inputs; ++k) contribution(i, int(k), request.rules[i], rel[i].data(), outs[k]);
+        for (size_t k = 0; k < inputs; ++k) {
+          contributionSums_ = sums[k].data();
+          contribution(i, int(k), request.rules[i], rel[i].data(), outs[k]);
+          summed[k] = contributionSums_ == nullptr;
+          contributionSums_ = nullptr;
+        }
       }
       for (size_t k = 0; k < inputs; ++k) {
         const int j = layer.inputs[k];
-        be_.sumPerSample(outs[k], batch_, sampleSize(j), sums.data());
+        if (!summed[k]) be_.sumPerSample(outs[k], batch_, sampleSize(j), sums[k].data());
         for (int n = 0; n < batch_; ++n) {
-          outSums[n] += sums[n];
-          if (j >= 0) arriving[j][n] += sums[n];
+          outSums[n] += sums[k][n];
+          if (j >= 0) arriving[j][n] += sums[k][n];
         }
         if (scratch[k]) be_.add((j < 0 ? relInput : rel[j]).data(), scratch[k].data(), batch_ * sampleSize(j));
       }
@@ -459,7 +467,9 @@ class Pass {
       const RuleGroup& group = desc.groups[0];
       ConvGeometry g = convGeometry(l);
       be_.convTransposedQuotientTimes(g, batch_, Quotient{r, quotientZ, actData_[i], group.maskSign, group.epsilon},
-                                      model_.stackedWeights(i, bucket.weights, gamma), inputFor(bucket.input), out);
+                                      model_.stackedWeights(i, bucket.weights, gamma), inputFor(bucket.input), out,
+                                      contributionSums_);
+      contributionSums_ = nullptr;  // taken: out is final here
       return;
     }
     z.reset();
@@ -619,6 +629,9 @@ class Pass {
   std::vector<Buffer> acts_;           // layer outputs this pass owns
   std::vector<const float*> actData_;  // every layer's output (reshapes alias their input)
   std::vector<bool> reluGated_;        // per layer: reaches the rest only through a ReLU that silences it (relu_gated.h)
+  // Where contribution() may write the per-sample sums of its output (one per sample); it sets this to null once it
+  // has (the caller then skips its own pass over the output).
+  double* contributionSums_ = nullptr;
 };
 
 bool passesRelevanceUnchanged(LayerKind kind) {

@@ -405,7 +405,7 @@ int testConvTransposedTimes(Device device) {
       {"3x3 pad 1, 64 channels, 2x2 batch 1 (split over rows)", 1, {64, 2, 2, 32, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
       {"1x1, 32 channels, 7x7", 3, {32, 7, 7, 20, 7, 7, 1, 1, 1, 1, 0, 0, 1, 1, 1}},
       {"3x3 no padding, 16 channels, 40 deep", 2, {16, 8, 8, 40, 6, 6, 3, 3, 1, 1, 0, 0, 1, 1, 1}},
-      {"3 channels (not flipped)", 2, {3, 8, 8, 16, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"3 channels (flipped: the row kernel)", 2, {3, 8, 8, 16, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
       {"stride 2 (not flipped)", 2, {16, 9, 9, 8, 5, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1}},
   };
   int failures = 0;
@@ -429,8 +429,9 @@ int testConvTransposedTimes(Device device) {
 
 // convTransposedQuotientTimes (s = m·r / stab(z) computed where the backend reads s: the CPU's zero-padded copy)
 // gives the same bits as its default composition, stabilizedDivide then convTransposedTimes: for each mask mode, with
-// zeros in r and z, on maps the AVX2 kernel reads from a padded copy (32 and 64 wide) and on shapes that take other
-// paths.
+// zeros in r and z, on maps the AVX2 kernel reads from a padded copy (32 and 64 wide), batches whose samples the
+// threads take one by one (9 of 32×32), and shapes that take other paths. The per-sample sums it may take on the way
+// equal sumPerSample's of its result, bit for bit.
 int testConvTransposedQuotientTimes(Device device) {
   std::unique_ptr<Backend> backend = makeBackend(device);
   backend->setThreads(2);
@@ -440,7 +441,9 @@ int testConvTransposedQuotientTimes(Device device) {
       {"3x3 pad 1, 16 channels, 32x32, batch 3", 3, {16, 32, 32, 16, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
       {"3x3 pad 2 dilation 2, 16 channels, 64x64", 1, {16, 64, 64, 20, 64, 64, 3, 3, 1, 1, 2, 2, 2, 2, 1}},
       {"3x3 pad 1, 16 channels, 16x16 (packed)", 2, {16, 16, 16, 8, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
-      {"3 channels (not flipped)", 2, {3, 8, 8, 16, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"3 channels (flipped: the row kernel)", 2, {3, 8, 8, 16, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"3x3 pad 1, 8 channels, 32x32, batch 9 (a task per sample)", 9, {8, 32, 32, 16, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"3 channels, 32x32, batch 9 (a task per sample, the row kernel)", 9, {3, 32, 32, 16, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
       {"stride 2 (not flipped)", 2, {16, 9, 9, 8, 5, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1}},
   };
   int failures = 0;
@@ -452,13 +455,21 @@ int testConvTransposedQuotientTimes(Device device) {
     Buffer fused(*backend, n.in), generic(*backend, n.in);
     for (int maskSign : {0, 1, -1}) {
       const Quotient q{rb.data(), zb.data(), maskSign == 0 ? nullptr : mb.data(), maskSign, 0.25f};
-      backend->convTransposedQuotientTimes(c.g, c.batch, q, wb.data(), inb.data(), fused.data());
+      std::vector<double> sums(size_t(c.batch), -1.0), expected(size_t(c.batch));
+      backend->convTransposedQuotientTimes(c.g, c.batch, q, wb.data(), inb.data(), fused.data(), sums.data());
       backend->Backend::convTransposedQuotientTimes(c.g, c.batch, q, wb.data(), inb.data(), generic.data());
       float a = 0.f, b = 0.f;
       if (const int64_t i = firstDifference(*backend, fused, generic, &a, &b); i >= 0) {
         std::printf("FAIL convTransposedQuotientTimes (%s) %s, mask sign %d: element %ld is %.9g, "
                     "stabilizedDivide then convTransposedTimes gives %.9g\n",
                     backend->name(), c.name, maskSign, long(i), a, b);
+        ++failures;
+      }
+      backend->sumPerSample(fused.data(), c.batch, n.in / c.batch, expected.data());
+      if (sums != expected) {
+        std::printf("FAIL convTransposedQuotientTimes (%s) %s, mask sign %d: its per-sample sums differ from "
+                    "sumPerSample's (sample 0: %.17g against %.17g)\n",
+                    backend->name(), c.name, maskSign, sums[0], expected[0]);
         ++failures;
       }
     }
