@@ -501,10 +501,11 @@ class CpuBackend final : public Backend {
     const int64_t outSize = int64_t(g.outHeight) * g.outWidth, inSize = int64_t(g.inChannels) * g.inHeight * g.inWidth;
     const int depth = g.inChannels * g.kernelHeight * g.kernelWidth;
     const std::vector<float>& byDepth = rowWeights(weight, g.outChannels, depth);
-    const kernels::ConvGemmProblem problem{groupShape(g), g.outChannels, weight, x,    inSize, y, int64_t(g.outChannels) * outSize,
-                                           bias,          sign,          accumulate, {}, relu, scale};
+    const kernels::ConvGemmProblem problem{groupShape(g), g.outChannels, weight,     x,  inSize, y, g.outChannels * outSize,
+                                           bias,          sign,          accumulate, {}, relu,   scale};
     const int64_t columns = int64_t(batch) * outSize, pieces = (columns + 31) / 32;
-    parallelForDynamic(pieces, threads_, columnTasks(pieces, 2 * columns * g.outChannels * depth), [&](int64_t p0, int64_t p1) {
+    const int64_t tasks = columnTasks(pieces, 2 * columns * g.outChannels * depth);
+    parallelForDynamic(pieces, threads_, tasks, [&](int64_t p0, int64_t p1) {
       const int64_t begin = p0 * 32, end = std::min(columns, p1 * 32);
       kernels::convRows(problem, byDepth.data(), begin, end - begin);
     });

@@ -19,7 +19,9 @@ std::vector<float> packRowConvWeights(const float* weight, int rows, int depth) 
 bool convRowsSuits(const ConvShape& shape, int outChannels) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (!cpuFeatures().avx2Fma || outChannels < 1 || shape.strideWidth != 1) return false;
-  // Zen 3, 2 threads, batch 128, per-layer times in the models (three runs of each build, the host's slow phase):
+  // Under 32 deep the other kernels' tiles spend about as long on packing and stores as on FMAs; under 16 output
+  // channels the direct kernel's 16-channel panels run part empty and the GEMM's tiles are as short. Zen 3, 2 threads,
+  // batch 128, per-layer times in the models (two or three alternating runs of each build, the host's slow phase):
   // resnet18-64's stem (3 → 32 channels at 64×64) forward 12.9–15.7 → 10.4–14.2 ms against the implicit GEMM, its ε
   // relevance step 15.1–19.3 → 11.5–12.7 ms against col2im; vgg-cifar's (3 → 64 at 32×32) forward 6.1–8.8 → 4.7–5.3
   // ms, its relevance step level (memory-bound: R and z read once either way); z⁺'s step on resnet18-64's stem (its

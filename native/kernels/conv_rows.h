@@ -4,7 +4,7 @@
 // Why: the implicit GEMM and the direct kernel put 6–16 output channels and a depth's worth of taps in each tile. An
 // RGB stem is 27 deep (3 channels × 3×3), so its tiles spend about as long packing and storing as multiplying; its
 // transposed step has 3 output channels (6 or 9 for z⁺ and zᴮ, whose inputs are stacked), which left most of a GEMM
-// tile empty and a col2im pass after it. Here a tile is up to 4 output channels × up to
+// tile empty and a col2im pass after it. Here a tile is up to 6 output channels × up to
 // 32 positions along a row: each tap loads the positions' inputs as vectors straight from the (padded) image, one
 // weight per channel is broadcast, and the results are stored as the NCHW rows they are, without a transpose.
 #pragma once
