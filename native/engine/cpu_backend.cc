@@ -473,11 +473,8 @@ class CpuBackend final : public Backend {
     // (~10 µs on one core, several times a thread hand-off: batch 1's 16×16 layers split too). Where there are enough
     // columns, up to four chunks per thread, taken as threads come free so that a slower core does not hold the
     // others up; each chunk then still has 4 panels or more, as every chunk reads all of W again.
-    const int64_t panels = (columns + 31) / 32;
-    parallelForDynamic(panels, threads_, columnTasks(panels, 2 * columns * g.outChannels * kk), [&](int64_t p0, int64_t p1) {
-      const int64_t begin = p0 * 32, end = std::min(columns, p1 * 32);
-      kernels::convGemm(problem, begin, end - begin);
-    });
+    forColumnPieces(columns, 2 * columns * g.outChannels * kk,
+                    [&](int64_t begin, int64_t count) { kernels::convGemm(problem, begin, count); });
   }
 
   // The direct convolution (kernels/conv_direct.h) where it is the faster kernel for g over `batch` images: not for
@@ -503,12 +500,9 @@ class CpuBackend final : public Backend {
     const std::vector<float>& byDepth = rowWeights(weight, g.outChannels, depth);
     const kernels::ConvGemmProblem problem{groupShape(g), g.outChannels, weight,     x,  inSize, y, g.outChannels * outSize,
                                            bias,          sign,          accumulate, {}, relu,   scale};
-    const int64_t columns = int64_t(batch) * outSize, pieces = (columns + 31) / 32;
-    const int64_t tasks = columnTasks(pieces, 2 * columns * g.outChannels * depth);
-    parallelForDynamic(pieces, threads_, tasks, [&](int64_t p0, int64_t p1) {
-      const int64_t begin = p0 * 32, end = std::min(columns, p1 * 32);
-      kernels::convRows(problem, byDepth.data(), begin, end - begin);
-    });
+    const int64_t columns = int64_t(batch) * outSize;
+    forColumnPieces(columns, 2 * columns * g.outChannels * depth,
+                    [&](int64_t begin, int64_t count) { kernels::convRows(problem, byDepth.data(), begin, count); });
   }
 
   // True where g's taps stay inside its input (no padding on any side): what the direct kernel reads unchecked.
@@ -537,11 +531,8 @@ class CpuBackend final : public Backend {
       });
       return;
     }
-    const int64_t pieces = (columns + 31) / 32;  // convForwardInto's 32-column pieces
-    parallelForDynamic(pieces, threads_, columnTasks(pieces, 2 * columns * g.outChannels * depth), [&](int64_t p0, int64_t p1) {
-      const int64_t begin = p0 * 32, end = std::min(columns, p1 * 32);
-      convDirect(problem, packed.data(), begin, end - begin);
-    });
+    forColumnPieces(columns, 2 * columns * g.outChannels * depth,
+                    [&](int64_t begin, int64_t count) { convDirect(problem, packed.data(), begin, count); });
   }
 
   // Few columns (a small batch of small feature maps): the output channels split over the threads in ranges that
@@ -571,11 +562,18 @@ class CpuBackend final : public Backend {
     });
   }
 
-  // Tasks for `pieces` 32-column pieces of a convolution of `flops` (see convForwardInto): about 2 MFLOP at least,
-  // up to four per thread where each still has 4 pieces or more.
-  int64_t columnTasks(int64_t pieces, int64_t flops) const {
-    return std::max<int64_t>(1, std::min(flops >> 21, std::max(std::min<int64_t>(threads_, pieces),
-                                                                std::min<int64_t>(4 * int64_t(threads_), pieces / 4))));
+  // run(begin, count) over the columns [0, columns) of a convolution of `flops`, the split convForwardInto's kernels
+  // share (see there): tasks of whole 32-column pieces taken as threads come free, about 2 MFLOP at least, up to four
+  // per thread where each still has 4 pieces or more.
+  template <class Run>
+  void forColumnPieces(int64_t columns, int64_t flops, const Run& run) {
+    const int64_t pieces = (columns + 31) / 32;
+    const int64_t byPieces = std::max(std::min<int64_t>(threads_, pieces), std::min<int64_t>(4 * int64_t(threads_), pieces / 4));
+    const int64_t tasks = std::max<int64_t>(1, std::min(flops >> 21, byPieces));
+    parallelForDynamic(pieces, threads_, tasks, [&](int64_t p0, int64_t p1) {
+      const int64_t begin = p0 * 32, end = std::min(columns, p1 * 32);
+      run(begin, end - begin);
+    });
   }
 
   void convTransposedTimes(const ConvGeometry& g, int batch, const float* s, const float* weight, const float* in,
