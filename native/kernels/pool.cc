@@ -153,6 +153,11 @@ void maxPoolGradient3x3Stride2(const PoolWindows& p, const float* x, const float
     const float* r1 = r0 + p.inWidth;
     const float* r2 = r1 + p.inWidth;
     const int w = p.inWidth;
+#if defined(LRP_POOL_SSE2)
+    const int tapOffset[9] = {0, 1, 2, w, w + 1, w + 2, 2 * w, 2 * w + 1, 2 * w + 2};
+    __m128i tapOffsets[9];
+    for (int t = 0; t < 9; ++t) tapOffsets[t] = _mm_set1_epi32(tapOffset[t]);
+#endif
     for (int block = columns.first; block < columns.last; block += kOffsetBlock) {
       const int end = std::min(columns.last, block + kOffsetBlock);
       alignas(16) int offsets[kOffsetBlock];
@@ -162,11 +167,10 @@ void maxPoolGradient3x3Stride2(const PoolWindows& p, const float* x, const float
       for (; ow + 4 <= end; ow += 4) {
         const FourWindows f(r0 + 2 * ow, r1 + 2 * ow, r2 + 2 * ow);
         const __m128 best = f.max();
-        const int tapOffset[9] = {0, 1, 2, w, w + 1, w + 2, 2 * w, 2 * w + 1, 2 * w + 2};
-        __m128i arg = _mm_and_si128(_mm_castps_si128(_mm_cmpeq_ps(f.taps[8], best)), _mm_set1_epi32(tapOffset[8]));
+        __m128i arg = _mm_and_si128(_mm_castps_si128(_mm_cmpeq_ps(f.taps[8], best)), tapOffsets[8]);
         for (int t = 7; t >= 1; --t) {
           const __m128i equal = _mm_castps_si128(_mm_cmpeq_ps(f.taps[t], best));
-          arg = _mm_or_si128(_mm_and_si128(equal, _mm_set1_epi32(tapOffset[t])), _mm_andnot_si128(equal, arg));
+          arg = _mm_or_si128(_mm_and_si128(equal, tapOffsets[t]), _mm_andnot_si128(equal, arg));
         }
         arg = _mm_andnot_si128(_mm_castps_si128(_mm_cmpeq_ps(f.taps[0], best)), arg);
         _mm_store_si128(reinterpret_cast<__m128i*>(offsets + (ow - block)), arg);
