@@ -82,6 +82,29 @@ Case fixedCase(int channels, int size, int kernel, int stride, int pad, int outC
   return Case{s, outChannels, samples, 1.f, false, true, true, false};
 }
 
+// The three epilogues of one unpadded size v = {channels, size, kernel, stride, outChannels, samples}, added to `cases`:
+// fixedCase's (bias, ReLU copy), accumulating with alpha −0.7 and no ReLU copy, and scaled without bias. reshapeAccumulating
+// and reshapeScaled may change the last two's shapes (dilation, row stride); a shape left without output is not added.
+template <class ReshapeAccumulating, class ReshapeScaled>
+void addEpilogueCases(std::vector<Case>& cases, const int (&v)[6], const ReshapeAccumulating& reshapeAccumulating,
+                      const ReshapeScaled& reshapeScaled) {
+  auto add = [&cases](const Case& c) {
+    if (c.shape.outHeight > 0 && c.shape.outWidth > 0) cases.push_back(c);
+  };
+  Case c = fixedCase(v[0], v[1], v[2], v[3], 0, v[4], v[5]);
+  add(c);
+  c.accumulate = true;
+  c.alpha = -0.7f;
+  c.relu = false;
+  reshapeAccumulating(c.shape);
+  add(c);
+  c = fixedCase(v[0], v[1], v[2], v[3], 0, v[4], v[5]);
+  c.scale = true;
+  c.bias = false;
+  reshapeScaled(c.shape);
+  add(c);
+}
+
 struct Data {
   std::vector<float> weight, bias, x, y0, scale;  // scale laid out as y
   int64_t xStride, yStride, positions;
@@ -452,18 +475,8 @@ int main() {
     }
     const int strided[][6] = {{32, 17, 3, 2, 64, 3}, {13, 9, 3, 2, 33, 2}, {24, 12, 3, 2, 16, 1}, {9, 20, 5, 3, 20, 2},
                               {40, 10, 3, 2, 7, 4}, {64, 9, 3, 2, 130, 2}};
-    for (const auto& v : strided) {
-      Case c = fixedCase(v[0], v[1], v[2], v[3], 0, v[4], v[5]);
-      direct.push_back(c);
-      c.accumulate = true;
-      c.alpha = -0.7f;
-      c.relu = false;
-      direct.push_back(c);
-      c = fixedCase(v[0], v[1], v[2], v[3], 0, v[4], v[5]);
-      c.scale = true;
-      c.bias = false;
-      direct.push_back(c);
-    }
+    const auto asItIs = [](ConvShape&) {};
+    for (const auto& v : strided) addEpilogueCases(direct, v, asItIs, asItIs);
     std::mt19937 dataRng(13);
     // The interleaved layout's cases: channel counts that are multiples of 8 (one group and several), stride 1 and 2,
     // dilation, maps narrower and wider than a tile, with each epilogue.
@@ -471,18 +484,11 @@ int main() {
                                        {32, 34, 3, 1, 16, 1}, {64, 9, 3, 1, 40, 4}, {8, 7, 1, 1, 17, 3}};
     const size_t planar = direct.size();
     for (const auto& v : interleavedSizes) {
-      Case c = fixedCase(v[0], v[1], v[2], v[3], 0, v[4], v[5]);
-      direct.push_back(c);
-      c.accumulate = true;
-      c.alpha = -0.7f;
-      c.relu = false;
-      c.shape.dilationHeight = 2;
-      c.shape.outHeight = outSize(v[1], v[2], v[3], 0, 2);
-      if (c.shape.outHeight > 0) direct.push_back(c);
-      c = fixedCase(v[0], v[1], v[2], v[3], 0, v[4], v[5]);
-      c.scale = true;
-      c.bias = false;
-      direct.push_back(c);
+      const auto dilated = [&v](ConvShape& s) {
+        s.dilationHeight = 2;
+        s.outHeight = outSize(v[1], v[2], v[3], 0, 2);
+      };
+      addEpilogueCases(direct, v, dilated, asItIs);
     }
     failures += checkDirect(std::vector<Case>(direct.begin(), direct.begin() + std::ptrdiff_t(planar)), Direct::Planar, dataRng,
                             lrp::kernels::cpuFeatures().avx2Fma ? "direct (avx2-fma)" : "direct (fallback: convGemm)");
@@ -519,20 +525,15 @@ int main() {
                                {18, 21, 3, 1, 9, 2}, {5, 15, 3, 1, 13, 3}, {2, 42, 5, 1, 7, 2}, {16, 11, 3, 1, 8, 4},
                                {1, 9, 2, 1, 1, 3}, {4, 27, 3, 1, 11, 1}};
     for (const auto& v : rowSizes) {
-      Case c = fixedCase(v[0], v[1], v[2], v[3], 0, v[4], v[5]);
-      rows.push_back(c);
-      c.accumulate = true;
-      c.alpha = -0.7f;
-      c.relu = false;
-      c.shape.dilationHeight = c.shape.dilationWidth = 2;
-      c.shape.outHeight = c.shape.outWidth = outSize(v[1], v[2], 1, 0, 2);
-      if (c.shape.outHeight > 0) rows.push_back(c);
-      c = fixedCase(v[0], v[1], v[2], v[3], 0, v[4], v[5]);
-      c.scale = true;
-      c.bias = false;
-      c.shape.strideHeight = 2;
-      c.shape.outHeight = outSize(v[1], v[2], 2, 0, 1);
-      rows.push_back(c);
+      const auto dilated = [&v](ConvShape& s) {
+        s.dilationHeight = s.dilationWidth = 2;
+        s.outHeight = s.outWidth = outSize(v[1], v[2], 1, 0, 2);
+      };
+      const auto rowStrideTwo = [&v](ConvShape& s) {
+        s.strideHeight = 2;
+        s.outHeight = outSize(v[1], v[2], 2, 0, 1);
+      };
+      addEpilogueCases(rows, v, dilated, rowStrideTwo);
     }
     std::mt19937 rowsRng(19);
     failures += checkDirect(rows, Direct::Rows, rowsRng,
